@@ -1,0 +1,286 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Service binds an implementation to a [ServiceDesc]. Every transport's
+// server half serves a Service, so one implementation and one set of server
+// interceptors answer over gRPC, HTTP, AMQP and in process alike.
+//
+// Generated code offers a typed constructor (NewGreeterService) that checks
+// at compile time that the implementation satisfies the server interface.
+type Service struct {
+	desc    *ServiceDesc
+	impl    any
+	unary   grpc.UnaryServerInterceptor
+	stream  grpc.StreamServerInterceptor
+	methods map[string]*MethodDesc
+	byPath  map[string]*MethodDesc
+	// handlers[i] runs Methods[i] through the interceptor chain; built once.
+	handlers []grpc.UnaryHandler
+}
+
+// ServiceOption configures a Service.
+type ServiceOption interface {
+	applyToService(*Service)
+}
+
+type serviceOptionFunc func(*Service)
+
+func (f serviceOptionFunc) applyToService(s *Service) { f(s) }
+
+// WithServerUnaryInterceptors adds grpc-go unary server interceptors, so the
+// interceptors a team already uses with grpc.Server (auth, logging, metrics)
+// run on every transport. The first one runs first (outermost).
+func WithServerUnaryInterceptors(interceptors ...grpc.UnaryServerInterceptor) ServiceOption {
+	return serviceOptionFunc(func(s *Service) {
+		for _, i := range interceptors {
+			s.unary = chainUnaryServer(s.unary, i)
+		}
+	})
+}
+
+// WithServerStreamInterceptors adds grpc-go stream server interceptors, in the
+// same order as WithServerUnaryInterceptors.
+func WithServerStreamInterceptors(interceptors ...grpc.StreamServerInterceptor) ServiceOption {
+	return serviceOptionFunc(func(s *Service) {
+		for _, i := range interceptors {
+			s.stream = chainStreamServer(s.stream, i)
+		}
+	})
+}
+
+// NewService binds impl to desc. It panics if impl does not implement the
+// interface desc.HandlerType points to: that is a programming error, caught
+// by the first test that builds the service.
+func NewService(desc *ServiceDesc, impl any, opts ...ServiceOption) *Service {
+	if desc.HandlerType != nil {
+		want := reflect.TypeOf(desc.HandlerType).Elem()
+		if got := reflect.TypeOf(impl); got == nil || !got.Implements(want) {
+			panic(fmt.Sprintf("svcclient: %v does not implement %v for service %s", got, want, desc.Name))
+		}
+	}
+	s := &Service{
+		desc:     desc,
+		impl:     impl,
+		methods:  make(map[string]*MethodDesc, len(desc.Methods)),
+		byPath:   make(map[string]*MethodDesc, len(desc.Methods)),
+		handlers: make([]grpc.UnaryHandler, len(desc.Methods)),
+	}
+	for _, o := range opts {
+		o.applyToService(s)
+	}
+	for i := range desc.Methods {
+		m := &desc.Methods[i]
+		s.methods[m.Name] = m
+		s.byPath[m.FullMethod] = m
+		if m.Handler != nil {
+			s.handlers[i] = func(ctx context.Context, req any) (any, error) {
+				return m.Handler(impl, ctx, req.(proto.Message))
+			}
+		}
+	}
+	return s
+}
+
+// Desc returns the service's description.
+func (s *Service) Desc() *ServiceDesc { return s.desc }
+
+// Impl returns the implementation the service was built with.
+func (s *Service) Impl() any { return s.impl }
+
+// Method returns the method with the given name ("SayHello"), or nil.
+func (s *Service) Method(name string) *MethodDesc { return s.methods[name] }
+
+// MethodByPath returns the method with the given gRPC path
+// ("/helloworld.Greeter/SayHello"), or nil.
+func (s *Service) MethodByPath(fullMethod string) *MethodDesc { return s.byPath[fullMethod] }
+
+// HandleUnary runs a unary method: the service's interceptors, then the
+// implementation. A panic in either becomes an Internal error, so one bad
+// request never takes the server down; the stack goes to the error's message
+// only as a method name and the panic value, never to the client in full.
+// Every error returned carries a status.
+func (s *Service) HandleUnary(ctx context.Context, m *MethodDesc, req proto.Message) (resp proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(m, r)
+			resp = nil
+		}
+	}()
+	handler := s.handlers[s.index(m)]
+	var out any
+	if s.unary == nil {
+		out, err = handler(ctx, req)
+	} else {
+		out, err = s.unary(ctx, req, &grpc.UnaryServerInfo{Server: s.impl, FullMethod: m.FullMethod}, handler)
+	}
+	if err != nil {
+		return nil, ToStatusError(err)
+	}
+	resp, _ = out.(proto.Message)
+	if resp == nil {
+		return nil, status.Errorf(codes.Internal, "%s returned a nil response and a nil error", m.FullMethod)
+	}
+	return resp, nil
+}
+
+// HandleStream runs a streaming method over stream, with the same interceptor
+// and panic handling as HandleUnary.
+func (s *Service) HandleStream(m *MethodDesc, stream grpc.ServerStream) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(m, r)
+		}
+	}()
+	handler := func(srv any, ss grpc.ServerStream) error { return m.StreamHandler(srv, ss) }
+	if s.stream == nil {
+		err = handler(s.impl, stream)
+	} else {
+		info := &grpc.StreamServerInfo{FullMethod: m.FullMethod, IsClientStream: m.Kind.ClientStreams(), IsServerStream: m.Kind.ServerStreams()}
+		err = s.stream(s.impl, stream, info, handler)
+	}
+	if err != nil {
+		return ToStatusError(err)
+	}
+	return nil
+}
+
+// index returns m's position in the service's method list. Descriptors are
+// elements of desc.Methods, so this is pointer arithmetic, not a lookup.
+func (s *Service) index(m *MethodDesc) int {
+	for i := range s.desc.Methods {
+		if &s.desc.Methods[i] == m {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("svcclient: method %s is not part of service %s", m.FullMethod, s.desc.Name))
+}
+
+func panicError(m *MethodDesc, r any) error {
+	// The stack is for the server's operators, not for the caller.
+	logPanic(m, r, debug.Stack())
+	return status.Errorf(codes.Internal, "%s: handler panicked: %v", m.FullMethod, r)
+}
+
+// PanicLogger receives every panic recovered from a handler, with its stack.
+// It prints to standard error by default; replace it before serving to send
+// panics to your own logger.
+var PanicLogger = func(method string, value any, stack []byte) {
+	fmt.Fprintf(stderr, "svcclient: panic in %s: %v\n%s", method, value, stack)
+}
+
+func logPanic(m *MethodDesc, r any, stack []byte) { PanicLogger(m.FullMethod, r, stack) }
+
+func chainUnaryServer(outer, inner grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	if outer == nil {
+		return inner
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return outer(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			return inner(ctx, req, info, handler)
+		})
+	}
+}
+
+func chainStreamServer(outer, inner grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	if outer == nil {
+		return inner
+	}
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return outer(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
+			return inner(srv, ss, info, handler)
+		})
+	}
+}
+
+// ServerCall carries one call's response header and trailer on the server
+// side of a transport other than gRPC. Installed in the handler's context,
+// it makes grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work in
+// handlers whatever transport carried the call.
+type ServerCall struct {
+	method     string
+	mu         sync.Mutex
+	header     metadata.MD
+	trailer    metadata.MD
+	headerSent bool
+	// sendHeader, if set, writes the header to the wire at once (streaming
+	// transports); otherwise the header goes out with the response.
+	sendHeader func(metadata.MD) error
+}
+
+// NewServerCall returns a ServerCall for m. sendHeader may be nil.
+func NewServerCall(m *MethodDesc, sendHeader func(metadata.MD) error) *ServerCall {
+	return &ServerCall{method: m.FullMethod, sendHeader: sendHeader}
+}
+
+// Context returns ctx carrying c, for the handler.
+func (c *ServerCall) Context(ctx context.Context) context.Context {
+	return grpc.NewContextWithServerTransportStream(ctx, c)
+}
+
+// Method returns the gRPC path of the call.
+func (c *ServerCall) Method() string { return c.method }
+
+// SetHeader merges md into the response header.
+func (c *ServerCall) SetHeader(md metadata.MD) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.headerSent {
+		return status.Error(codes.Internal, "svcclient: SetHeader called after the header was sent")
+	}
+	c.header = metadata.Join(c.header, md)
+	return nil
+}
+
+// SendHeader merges md into the response header and sends it.
+func (c *ServerCall) SendHeader(md metadata.MD) error {
+	c.mu.Lock()
+	if c.headerSent {
+		c.mu.Unlock()
+		return status.Error(codes.Internal, "svcclient: the header was already sent")
+	}
+	c.header = metadata.Join(c.header, md)
+	c.headerSent = true
+	h, send := c.header, c.sendHeader
+	c.mu.Unlock()
+	if send != nil {
+		return send(h)
+	}
+	return nil
+}
+
+// SetTrailer merges md into the response trailer.
+func (c *ServerCall) SetTrailer(md metadata.MD) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.trailer = metadata.Join(c.trailer, md)
+	return nil
+}
+
+// Header returns the response header and marks it sent: later SetHeader
+// calls fail, as they do on grpc-go.
+func (c *ServerCall) Header() metadata.MD {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.headerSent = true
+	return c.header
+}
+
+// Trailer returns the response trailer.
+func (c *ServerCall) Trailer() metadata.MD {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.trailer
+}
