@@ -1,0 +1,161 @@
+// Package generator turns protogen files into svcclient Go code: a typed
+// client, a server interface and a service description per service. The
+// protoc plugin (cmd/protoc-gen-svcclient) is a thin shell around [Generate];
+// tests call it in-process.
+//
+// Work happens in two steps, as in protoc-gen-go: a view model is built for
+// each file with every decision made (identifiers, descriptors, parsed and
+// checked HTTP rules), then the templates in package templates print it.
+package generator
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"text/template"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/pluginpb"
+
+	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/templates"
+)
+
+// Version is the generator's version, printed by --version and in the header
+// of every generated file. It moves with the runtime it generates code for.
+const Version = runtime.Version
+
+// SupportedFeatures, SupportedEditionsMinimum and SupportedEditionsMaximum
+// are what the plugin declares to protoc, as protoc-gen-go declares them.
+const (
+	SupportedFeatures        = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL | pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS)
+	SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
+	SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
+)
+
+// Options are the plugin's own parameters, given as --svcclient_opt=name=value.
+type Options struct {
+	// PackageSuffix is appended to a file's Go package name to name the
+	// package svcclient code is generated into, beside the protoc-gen-go
+	// package: "svc" puts helloworld's code in helloworld/helloworldsvc. A
+	// package of its own keeps every generated name clear of protoc-gen-go's
+	// and protoc-gen-go-grpc's.
+	PackageSuffix string
+}
+
+// DefaultOptions returns the options a plugin run starts from.
+func DefaultOptions() Options { return Options{PackageSuffix: "svc"} }
+
+// Set parses one plugin parameter. It has the signature protogen's ParamFunc
+// wants, and its errors name the parameter.
+func (o *Options) Set(name, value string) error {
+	switch name {
+	case "package_suffix":
+		if !isLowerIdent(value) {
+			return fmt.Errorf("option package_suffix=%q: want a lower-case Go identifier suffix such as \"svc\" (letters, digits, underscores; not empty)", value)
+		}
+		o.PackageSuffix = value
+		return nil
+	}
+	return fmt.Errorf("unknown option %q (protoc-gen-svcclient knows package_suffix, and protogen's paths, module, annotate_code and M<file>)", name)
+}
+
+func isLowerIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Generate writes svcclient code for every file protoc asked for. It
+// declares the plugin's features, so callers need not.
+func Generate(gen *protogen.Plugin, opts Options) error {
+	gen.SupportedFeatures = SupportedFeatures
+	gen.SupportedEditionsMinimum = SupportedEditionsMinimum
+	gen.SupportedEditionsMaximum = SupportedEditionsMaximum
+	for _, f := range gen.Files {
+		if !f.Generate {
+			continue
+		}
+		if _, err := GenerateFile(gen, f, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GenerateFile writes the svcclient code for one file and returns it, or
+// returns nil when the file declares no services. Errors name the file,
+// service and method at fault.
+func GenerateFile(gen *protogen.Plugin, file *protogen.File, opts Options) (*protogen.GeneratedFile, error) {
+	if len(file.Services) == 0 {
+		return nil, nil
+	}
+	if opts.PackageSuffix == "" {
+		opts = DefaultOptions()
+	}
+	model, err := newFileModel(gen, file, opts)
+	if err != nil {
+		return nil, err
+	}
+	goPackage := string(file.GoPackageName) + opts.PackageSuffix
+	importPath := protogen.GoImportPath(path.Join(string(file.GoImportPath), goPackage))
+	dir, base := path.Split(file.GeneratedFilenamePrefix)
+	g := gen.NewGeneratedFile(path.Join(dir, goPackage, base+"_svcclient.pb.go"), importPath)
+	model.GoPackageName = goPackage
+
+	t := template.Must(templates.File.Clone())
+	t.Funcs(importFuncs(g))
+	if err := t.ExecuteTemplate(g, "file", model); err != nil {
+		// Only a bug in a template can get here: the model is complete.
+		return nil, fmt.Errorf("%s: printing generated code: %w", file.Desc.Path(), err)
+	}
+	return g, nil
+}
+
+// The packages generated code refers to. protogen adds each import when an
+// identifier from it is printed, so none is ever written by hand.
+var (
+	contextPackage = protogen.GoImportPath("context")
+	grpcPackage    = protogen.GoImportPath("google.golang.org/grpc")
+	codesPackage   = protogen.GoImportPath("google.golang.org/grpc/codes")
+	statusPackage  = protogen.GoImportPath("google.golang.org/grpc/status")
+	protoPackage   = protogen.GoImportPath("google.golang.org/protobuf/proto")
+	runtimePackage = protogen.GoImportPath("github.com/svcclient/svcclient/runtime")
+)
+
+// importFuncs gives templates one function per package, so that
+// {{grpc "CallOption"}} prints a qualified identifier and records the import.
+func importFuncs(g *protogen.GeneratedFile) template.FuncMap {
+	pkg := func(p protogen.GoImportPath) func(string) string {
+		return func(name string) string { return g.QualifiedGoIdent(p.Ident(name)) }
+	}
+	return template.FuncMap{
+		"ident":   g.QualifiedGoIdent,
+		"context": pkg(contextPackage),
+		"grpc":    pkg(grpcPackage),
+		"codes":   pkg(codesPackage),
+		"status":  pkg(statusPackage),
+		"proto":   pkg(protoPackage),
+		"runtime": pkg(runtimePackage),
+	}
+}
+
+// errorf reports a problem in a .proto file, naming where it is.
+func errorf(file *protogen.File, service *protogen.Service, method *protogen.Method, format string, args ...any) error {
+	var where strings.Builder
+	where.WriteString(file.Desc.Path())
+	if service != nil {
+		fmt.Fprintf(&where, ": service %s", service.Desc.FullName())
+	}
+	if method != nil {
+		fmt.Fprintf(&where, ", method %s", method.Desc.Name())
+	}
+	return fmt.Errorf("%s: %s", where.String(), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,177 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// fileModel is everything the templates print for one .proto file.
+type fileModel struct {
+	Source        string // the .proto path
+	PluginVersion string
+	ProtocVersion string
+	GoPackageName string
+	Services      []*serviceModel
+}
+
+// serviceModel is one service with every generated name decided.
+type serviceModel struct {
+	FullName string // helloworld.Greeter
+	GoName   string // Greeter
+	Source   string // the .proto path that declares it
+
+	// Generated identifiers, decided here and nowhere else.
+	Client             string // GreeterClient: the client interface
+	ClientConstructor  string // NewGreeterClient
+	ClientImpl         string // greeterClient: the unexported client type
+	Server             string // GreeterServer: what users implement
+	Unimplemented      string // UnimplementedGreeterServer
+	ServiceConstructor string // NewGreeterService
+	Desc               string // Greeter_ServiceDesc
+
+	LeadingComments string // the proto comments, as // lines, or ""
+	Deprecated      bool
+	Methods         []*methodModel
+}
+
+// methodModel is one method with its descriptor decided.
+type methodModel struct {
+	Index         int
+	Name          string // SayHello, as declared
+	GoName        string
+	FullMethod    string // /helloworld.Greeter/SayHello
+	FullMethodVar string // Greeter_SayHello_FullMethodName
+	Kind          string // the runtime.StreamKind constant: Unary, ServerStream, ...
+	Idempotency   string // the runtime.Idempotency constant
+	Input         protogen.GoIdent
+	Output        protogen.GoIdent
+
+	LeadingComments string
+	Deprecated      bool
+	HTTP            []*httpRuleModel
+}
+
+
+func newFileModel(gen *protogen.Plugin, file *protogen.File, opts Options) (*fileModel, error) {
+	m := &fileModel{
+		Source:        file.Desc.Path(),
+		PluginVersion: Version,
+		ProtocVersion: protocVersion(gen),
+	}
+	for _, s := range file.Services {
+		sm, err := newServiceModel(file, s)
+		if err != nil {
+			return nil, err
+		}
+		m.Services = append(m.Services, sm)
+	}
+	return m, nil
+}
+
+func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, error) {
+	name := s.GoName
+	sm := &serviceModel{
+		FullName:           string(s.Desc.FullName()),
+		GoName:             name,
+		Source:             file.Desc.Path(),
+		Client:             name + "Client",
+		ClientConstructor:  "New" + name + "Client",
+		ClientImpl:         unexport(name) + "Client",
+		Server:             name + "Server",
+		Unimplemented:      "Unimplemented" + name + "Server",
+		ServiceConstructor: "New" + name + "Service",
+		Desc:               name + "_ServiceDesc",
+		LeadingComments:    comments(s.Comments.Leading),
+		Deprecated:         s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
+	}
+	seen := make(map[string]*protogen.Method, len(s.Methods))
+	for i, method := range s.Methods {
+		// Two proto names can map to one Go name (get_user and GetUser):
+		// report it here rather than let the Go compiler report it later.
+		if other := seen[method.GoName]; other != nil {
+			return nil, errorf(file, s, method, "its Go name %s is also the Go name of method %s; rename one of them", method.GoName, other.Desc.Name())
+		}
+		seen[method.GoName] = method
+		mm, err := newMethodModel(file, s, method, i)
+		if err != nil {
+			return nil, err
+		}
+		sm.Methods = append(sm.Methods, mm)
+	}
+	return sm, nil
+}
+
+func newMethodModel(file *protogen.File, s *protogen.Service, method *protogen.Method, index int) (*methodModel, error) {
+	opts := method.Desc.Options().(*descriptorpb.MethodOptions)
+	mm := &methodModel{
+		Index:           index,
+		Name:            string(method.Desc.Name()),
+		GoName:          method.GoName,
+		FullMethod:      fmt.Sprintf("/%s/%s", s.Desc.FullName(), method.Desc.Name()),
+		FullMethodVar:   fmt.Sprintf("%s_%s_FullMethodName", s.GoName, method.GoName),
+		Kind:            streamKind(method),
+		Idempotency:     idempotency(opts.GetIdempotencyLevel()),
+		Input:           method.Input.GoIdent,
+		Output:          method.Output.GoIdent,
+		LeadingComments: comments(method.Comments.Leading),
+		Deprecated:      opts.GetDeprecated(),
+	}
+	rules, err := httpRules(method)
+	if err != nil {
+		return nil, errorf(file, s, method, "%v", err)
+	}
+	mm.HTTP = rules
+	return mm, nil
+}
+
+func streamKind(m *protogen.Method) string {
+	switch {
+	case m.Desc.IsStreamingClient() && m.Desc.IsStreamingServer():
+		return "BidiStream"
+	case m.Desc.IsStreamingClient():
+		return "ClientStream"
+	case m.Desc.IsStreamingServer():
+		return "ServerStream"
+	}
+	return "Unary"
+}
+
+func idempotency(level descriptorpb.MethodOptions_IdempotencyLevel) string {
+	switch level {
+	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
+		return "NoSideEffects"
+	case descriptorpb.MethodOptions_IDEMPOTENT:
+		return "Idempotent"
+	}
+	return "IdempotencyUnknown"
+}
+
+// comments renders proto comments as Go comment lines, verbatim, with no
+// trailing newline; "" when there are none.
+func comments(c protogen.Comments) string {
+	return strings.TrimSpace(c.String())
+}
+
+// unexport lower-cases the first letter of an exported name. Every caller
+// appends a suffix, so the result is never a Go keyword.
+func unexport(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func protocVersion(gen *protogen.Plugin) string {
+	v := gen.Request.GetCompilerVersion()
+	if v == nil {
+		return "(unknown)"
+	}
+	s := fmt.Sprintf("v%d.%d.%d", v.GetMajor(), v.GetMinor(), v.GetPatch())
+	if suffix := v.GetSuffix(); suffix != "" {
+		s += "-" + suffix
+	}
+	return s
+}
