@@ -1,0 +1,138 @@
+// Package conformance is one test suite for every transport. Each
+// transport's tests serve the example services through it and call them
+// through the generated clients; the suite checks the semantics users rely
+// on whatever the wire: status codes with details, metadata both ways,
+// deadlines, cancellation, interceptor order, panics, and every streaming
+// kind the transport supports.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/svcclient/svcclient/example/gen/helloworld"
+	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
+)
+
+// Greeter answers SayHello, with behaviours chosen by the request's name so
+// that one unary method exercises every path:
+//
+//	"error"     NotFound with an ErrorInfo detail
+//	"metadata"  echoes x-request-id and x-token-bin into header and trailer
+//	"block"     waits for the context to end and reports why
+//	"panic"     panics
+//	"deadline"  reports whether the handler's context has a deadline
+//	anything    "Hello, <name>"
+type Greeter struct{}
+
+// ErrorReason is the ErrorInfo reason of Greeter's "error" answer.
+const ErrorReason = "NAME_UNKNOWN"
+
+func (Greeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) (*helloworld.HelloReply, error) {
+	switch in.GetName() {
+	case "error":
+		st, err := status.New(codes.NotFound, "no such name").WithDetails(&errdetails.ErrorInfo{
+			Reason:   ErrorReason,
+			Domain:   "svcclient.test",
+			Metadata: map[string]string{"name": in.GetName()},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Err()
+	case "metadata":
+		md, _ := metadata.FromIncomingContext(ctx)
+		if err := grpc.SetHeader(ctx, metadata.Pairs("x-echo", first(md, "x-request-id"), "x-echo-bin", first(md, "x-token-bin"))); err != nil {
+			return nil, err
+		}
+		if err := grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "done")); err != nil {
+			return nil, err
+		}
+		return &helloworld.HelloReply{Message: strings.Join(md.Get("x-request-id"), ",")}, nil
+	case "block":
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Second):
+			return nil, status.Error(codes.Internal, "the call was not ended by its context")
+		}
+	case "panic":
+		panic("greeter was asked to panic")
+	case "deadline":
+		_, ok := ctx.Deadline()
+		return &helloworld.HelloReply{Message: fmt.Sprintf("deadline:%v", ok)}, nil
+	}
+	return &helloworld.HelloReply{Message: "Hello, " + in.GetName()}, nil
+}
+
+func first(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Counter implements every streaming kind.
+type Counter struct{}
+
+// Count sends 1..to; a negative to is InvalidArgument after sending a
+// header, so errors after the stream started are tested too.
+func (Counter) Count(in *streamingv1.CountRequest, stream grpc.ServerStreamingServer[streamingv1.CountResponse]) error {
+	if err := stream.SetHeader(metadata.Pairs("x-count", fmt.Sprint(in.GetTo()))); err != nil {
+		return err
+	}
+	if in.GetTo() < 0 {
+		if err := stream.Send(&streamingv1.CountResponse{Number: 0}); err != nil {
+			return err
+		}
+		return status.Errorf(codes.InvalidArgument, "cannot count to %d", in.GetTo())
+	}
+	for i := int64(1); i <= in.GetTo(); i++ {
+		if err := stream.Send(&streamingv1.CountResponse{Number: i}); err != nil {
+			return err
+		}
+	}
+	stream.SetTrailer(metadata.Pairs("x-counted", fmt.Sprint(in.GetTo())))
+	return nil
+}
+
+// Sum adds the numbers sent until the client closes.
+func (Counter) Sum(stream grpc.ClientStreamingServer[streamingv1.SumRequest, streamingv1.SumResponse]) error {
+	var total, count int64
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&streamingv1.SumResponse{Total: total, Count: count})
+		}
+		if err != nil {
+			return err
+		}
+		total += in.GetNumber()
+		count++
+	}
+}
+
+// Echo answers each message with its text and sequence number.
+func (Counter) Echo(stream grpc.BidiStreamingServer[streamingv1.EchoRequest, streamingv1.EchoResponse]) error {
+	for seq := int64(1); ; seq++ {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&streamingv1.EchoResponse{Text: in.GetText(), Sequence: seq}); err != nil {
+			return err
+		}
+	}
+}

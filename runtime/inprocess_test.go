@@ -1,0 +1,20 @@
+package runtime_test
+
+import (
+	"testing"
+
+	"github.com/svcclient/svcclient/internal/conformance"
+	"github.com/svcclient/svcclient/runtime"
+)
+
+func TestInProcessConformance(t *testing.T) {
+	conformance.Run(t, conformance.Transport{
+		Name: "inprocess",
+		Serve: func(t *testing.T, services ...*runtime.Service) runtime.Conn {
+			return runtime.NewInProcessConn(services...)
+		},
+		ServerStreaming: true,
+		ClientStreaming: true,
+		BidiStreaming:   true,
+	})
+}
