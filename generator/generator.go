@@ -73,6 +73,29 @@ func isLowerIdent(s string) bool {
 	return true
 }
 
+// Plugin returns the protogen options and run function of
+// protoc-gen-svcclient: `opts, run := Plugin(); opts.Run(run)` is the whole
+// plugin. A bad option is reported in the CodeGeneratorResponse, where
+// protoc prints it beside --svcclient_out, rather than by exiting: the first
+// error is kept and returned once protogen has read the request.
+func Plugin() (protogen.Options, func(*protogen.Plugin) error) {
+	opts := DefaultOptions()
+	var optErr error
+	setOption := func(name, value string) error {
+		if err := opts.Set(name, value); err != nil && optErr == nil {
+			optErr = err
+		}
+		return nil
+	}
+	run := func(gen *protogen.Plugin) error {
+		if optErr != nil {
+			return optErr
+		}
+		return Generate(gen, opts)
+	}
+	return protogen.Options{ParamFunc: setOption}, run
+}
+
 // Generate writes svcclient code for every file protoc asked for. It
 // declares the plugin's features, so callers need not.
 func Generate(gen *protogen.Plugin, opts Options) error {
@@ -100,7 +123,7 @@ func GenerateFile(gen *protogen.Plugin, file *protogen.File, opts Options) (*pro
 	if opts.PackageSuffix == "" {
 		opts = DefaultOptions()
 	}
-	model, err := newFileModel(gen, file, opts)
+	model, err := newFileModel(gen, file)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,7 @@ type methodModel struct {
 	HTTP            []*httpRuleModel
 }
 
-
-func newFileModel(gen *protogen.Plugin, file *protogen.File, opts Options) (*fileModel, error) {
+func newFileModel(gen *protogen.Plugin, file *protogen.File) (*fileModel, error) {
 	m := &fileModel{
 		Source:        file.Desc.Path(),
 		PluginVersion: Version,

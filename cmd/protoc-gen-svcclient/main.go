@@ -20,8 +20,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"google.golang.org/protobuf/compiler/protogen"
-
 	"github.com/svcclient/svcclient/generator"
 )
 
@@ -60,8 +58,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%s: unknown argument %q; this is a protoc plugin (see --help)\n", filepath.Base(os.Args[0]), os.Args[1])
 		os.Exit(1)
 	}
-	opts := generator.DefaultOptions()
-	protogen.Options{ParamFunc: opts.Set}.Run(func(gen *protogen.Plugin) error {
-		return generator.Generate(gen, opts)
-	})
+	opts, run := generator.Plugin()
+	opts.Run(run)
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/bufbuild/protocompile"
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -91,12 +90,12 @@ func Request(src Sources, parameter string, files ...string) (*pluginpb.CodeGene
 // Run runs the generator on req as the plugin binary would and returns its
 // response. A generation error is in the response's Error field.
 func Run(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
-	opts := generator.DefaultOptions()
-	gen, err := protogen.Options{ParamFunc: opts.Set}.New(req)
+	opts, run := generator.Plugin()
+	gen, err := opts.New(req)
 	if err != nil {
 		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}, nil
 	}
-	if err := generator.Generate(gen, opts); err != nil {
+	if err := run(gen); err != nil {
 		gen.Error(err)
 	}
 	return gen.Response(), nil
