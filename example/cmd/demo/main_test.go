@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs the demo and checks that every transport it ran answered
+// every call the same way.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out strings.Builder
+	if err := run(ctx, &out); err != nil {
+		t.Fatalf("demo failed: %v\n%s", err, out.String())
+	}
+	sections := strings.Split(out.String(), "\n== ")[1:]
+	if len(sections) != len(transports()) {
+		t.Fatalf("%d sections for %d transports:\n%s", len(sections), len(transports()), out.String())
+	}
+	for i, section := range sections {
+		name := transports()[i].name
+		if !strings.HasPrefix(section, name) {
+			t.Errorf("section %d is not %s:\n%s", i, name, section)
+			continue
+		}
+		if strings.Contains(section, "skipped") {
+			t.Logf("%s was skipped: %s", name, strings.SplitN(section, "\n", 2)[0])
+			continue
+		}
+		for _, want := range []string{
+			`Greeter.SayHello(svcclient) = "Hello, svcclient" (answered by ` + name + `)`,
+			"UserService.CreateUser(Ada Lovelace) = u-1",
+			"UserService.GetUser(u-1) = Ada Lovelace <ada@example.com> [ROLE_ADMIN]",
+			"UserService.UpdateUser(email) = ada@analytical.engine",
+			"UserService.ListUsers(domain=analytical.engine) = 1 user(s)",
+			"UserService.GetOrgUser(orgs/acme/users/u-1) = Ada Lovelace",
+			`UserService.GetUser(nobody) = NotFound: user "nobody" not found (details: 1)`,
+		} {
+			if !strings.Contains(section, want) {
+				t.Errorf("%s: missing %q in\n%s", name, want, section)
+			}
+		}
+	}
+}
