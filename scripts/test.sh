@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command: every check CI runs, in the order it runs them.
+#
+#   ./scripts/test.sh
+#
+# Needs Go. protoc (Debian: protobuf-compiler) enables the protoc end-to-end
+# check, a RabbitMQ broker at AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/)
+# the AMQP tests, and Node.js with npm the Node.js interop test; each is
+# skipped with a message when missing, unless SVCCLIENT_REQUIRE_TOOLS=1 and
+# SVCCLIENT_REQUIRE_AMQP=1 (as CI sets them) make that a failure. The first
+# run builds buf from the Go module proxy, which takes a few minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+require_tools=${SVCCLIENT_REQUIRE_TOOLS:-0}
+modules=(.)
+for m in interop bench; do
+  [ -f "$m/go.mod" ] && modules+=("$m")
+done
+
+step "gofmt"
+unformatted=$(git ls-files -co --exclude-standard '*.go' | grep -v /node_modules/ | xargs gofmt -l)
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-ed:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet (${modules[*]})"
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
+
+step "generated code is what the generators produce now (buf generate, then git status)"
+./scripts/generate.sh
+if [ -n "$(git status --porcelain -- example/gen golden/gen)" ]; then
+  git status --short -- example/gen golden/gen
+  git diff --stat -- example/gen golden/gen
+  echo "example/gen or golden/gen is stale: run ./scripts/generate.sh and commit the result"; exit 1
+fi
+
+step "protoc end to end"
+if command -v protoc >/dev/null; then
+  ./scripts/check-protoc.sh
+elif [ "$require_tools" = 1 ]; then
+  echo "protoc is not installed (apt-get install protobuf-compiler)"; exit 1
+else
+  echo "skipped: protoc is not installed (apt-get install protobuf-compiler)"
+fi
+
+step "tests with the race detector (${modules[*]})"
+for m in "${modules[@]}"; do
+  (cd "$m" && go test -race -count=1 ./...)
+done
+
+if [ -d bench ]; then
+  step "benchmarks, once each, so they cannot rot (timings are not checked here)"
+  (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
+fi
