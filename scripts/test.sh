@@ -30,9 +30,9 @@ for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
 
 step "generated code is what the generators produce now (buf generate, then git status)"
 ./scripts/generate.sh
-if [ -n "$(git status --porcelain -- example/gen golden/gen)" ]; then
-  git status --short -- example/gen golden/gen
-  git diff --stat -- example/gen golden/gen
+if [ -n "$(git status --porcelain -- example/gen golden/gen bench/gen)" ]; then
+  git status --short -- example/gen golden/gen bench/gen
+  git diff --stat -- example/gen golden/gen bench/gen
   echo "example/gen or golden/gen is stale: run ./scripts/generate.sh and commit the result"; exit 1
 fi
 
