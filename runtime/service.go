@@ -129,8 +129,10 @@ func (s *Service) HandleUnary(ctx context.Context, m *MethodDesc, req proto.Mess
 	if err != nil {
 		return nil, ToStatusError(err)
 	}
+	// A handler returning (nil, nil) hands back a typed nil pointer: IsValid
+	// is false for it, as for an untyped nil.
 	resp, _ = out.(proto.Message)
-	if resp == nil {
+	if resp == nil || !resp.ProtoReflect().IsValid() {
 		return nil, status.Errorf(codes.Internal, "%s returned a nil response and a nil error", m.FullMethod)
 	}
 	return resp, nil
