@@ -50,6 +50,6 @@ func Load(b *testing.B, inFlight int, call func(ctx context.Context) error) {
 	}
 	slices.Sort(latencies)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
-	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
