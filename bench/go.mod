@@ -9,6 +9,7 @@ replace github.com/svcclient/svcclient => ../
 require (
 	connectrpc.com/connect v1.21.1
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	github.com/rabbitmq/amqp091-go v1.16.0
 	github.com/svcclient/svcclient v0.0.0-00010101000000-000000000000
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e
 	google.golang.org/grpc v1.85.0

@@ -39,14 +39,29 @@ var streamDescs = [...]grpc.StreamDesc{
 	runtime.BidiStream:   {ServerStreams: true, ClientStreams: true},
 }
 
+// staticMethod is grpc.StaticMethod alone, for calls with no options of
+// their own: it tells stats handlers (OpenTelemetry, Prometheus) that the
+// method name is a generated constant, safe to use as a metric label, as
+// protoc-gen-go-grpc's clients say it. grpc-go only reads the slice.
+var staticMethod = []grpc.CallOption{grpc.StaticMethod()}
+
+// withStaticMethod adds grpc.StaticMethod to opts, allocating only when
+// the caller passed options.
+func withStaticMethod(opts []grpc.CallOption) []grpc.CallOption {
+	if len(opts) == 0 {
+		return staticMethod
+	}
+	return append(opts[:len(opts):len(opts)], grpc.StaticMethod())
+}
+
 func (c conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	err := c.cc.Invoke(ctx, m.FullMethod, req, reply, opts...)
+	err := c.cc.Invoke(ctx, m.FullMethod, req, reply, withStaticMethod(opts)...)
 	runtime.SetAnsweredBy(opts, Name)
 	return err
 }
 
 func (c conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s, err := c.cc.NewStream(ctx, &streamDescs[m.Kind], m.FullMethod, opts...)
+	s, err := c.cc.NewStream(ctx, &streamDescs[m.Kind], m.FullMethod, withStaticMethod(opts)...)
 	runtime.SetAnsweredBy(opts, Name)
 	return s, err
 }
