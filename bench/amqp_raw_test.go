@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/protobuf/proto"
+
+	benchv1 "github.com/svcclient/svcclient/bench/gen/bench/v1"
+)
+
+// amqpURL is the broker the AMQP benchmarks use.
+func amqpURL() string {
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+// dialBroker connects to the broker, or skips the benchmark saying how to
+// start one.
+func dialBroker(b *testing.B) *amqp.Connection {
+	b.Helper()
+	conn, err := amqp.Dial(amqpURL())
+	if err != nil {
+		if os.Getenv("SVCCLIENT_REQUIRE_AMQP") == "1" {
+			b.Fatalf("no RabbitMQ at %s: %v", amqpURL(), err)
+		}
+		b.Skipf("no RabbitMQ at %s (%v): start one with `rabbitmq-server -detached` or set AMQP_URL", amqpURL(), err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+var benchQueues atomic.Int64
+
+func benchQueue(prefix string) string {
+	return fmt.Sprintf("svcclient.bench.%s.%d.%d", prefix, os.Getpid(), benchQueues.Add(1))
+}
+
+// rawServer answers Echo on queue with no framework: decode, encode,
+// publish to reply_to with the correlation id, ack.
+func rawServer(b *testing.B, conn *amqp.Connection, queue string, prefetch int) {
+	b.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
+		b.Fatal(err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in := new(benchv1.Payload)
+		for d := range deliveries {
+			if err := proto.Unmarshal(d.Body, in); err != nil {
+				_ = d.Nack(false, false)
+				continue
+			}
+			body, _ := proto.Marshal(in)
+			_ = ch.PublishWithContext(context.Background(), "", d.ReplyTo, false, false, amqp.Publishing{
+				CorrelationId: d.CorrelationId,
+				ContentType:   "application/proto",
+				Body:          body,
+			})
+			_ = d.Ack(false)
+		}
+	}()
+	b.Cleanup(func() {
+		_ = ch.Close()
+		<-done
+	})
+}
+
+// rawClient is the peer: Direct Reply-to with a map from correlation id to
+// waiting caller, and nothing else.
+type rawClient struct {
+	ch      *amqp.Channel
+	queue   string
+	next    atomic.Uint64
+	mu      sync.Mutex
+	pending map[string]chan amqp.Delivery
+}
+
+func newRawClient(b *testing.B, conn *amqp.Connection, queue string) *rawClient {
+	b.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	replies, err := ch.Consume("amq.rabbitmq.reply-to", "", true, false, false, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &rawClient{ch: ch, queue: queue, pending: map[string]chan amqp.Delivery{}}
+	go func() {
+		for d := range replies {
+			c.mu.Lock()
+			w := c.pending[d.CorrelationId]
+			delete(c.pending, d.CorrelationId)
+			c.mu.Unlock()
+			if w != nil {
+				w <- d
+			}
+		}
+	}()
+	b.Cleanup(func() { _ = ch.Close() })
+	return c
+}
+
+func (c *rawClient) Echo(ctx context.Context, in *benchv1.Payload) (*benchv1.Payload, error) {
+	body, err := proto.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatUint(c.next.Add(1), 36)
+	w := make(chan amqp.Delivery, 1)
+	c.mu.Lock()
+	c.pending[id] = w
+	c.mu.Unlock()
+	err = c.ch.PublishWithContext(ctx, "", c.queue, false, false, amqp.Publishing{
+		CorrelationId: id,
+		ReplyTo:       "amq.rabbitmq.reply-to",
+		ContentType:   "application/proto",
+		Body:          body,
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case d := <-w:
+		out := new(benchv1.Payload)
+		return out, proto.Unmarshal(d.Body, out)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("no reply to %s", id)
+	}
+}
