@@ -81,4 +81,3 @@ func BenchmarkAMQPPrefetch(b *testing.B) {
 		})
 	}
 }
-

@@ -180,8 +180,12 @@ func BenchmarkHTTPREST(b *testing.B) {
 			get  func(context.Context, *benchv1.GetItemRequest) (*benchv1.Payload, error)
 			put  func(context.Context, *benchv1.PutItemRequest) (*benchv1.Payload, error)
 		}{
-			{"svcclient", func(ctx context.Context, in *benchv1.GetItemRequest) (*benchv1.Payload, error) { return ours.GetItem(ctx, in) },
-				func(ctx context.Context, in *benchv1.PutItemRequest) (*benchv1.Payload, error) { return ours.PutItem(ctx, in) }},
+			{"svcclient", func(ctx context.Context, in *benchv1.GetItemRequest) (*benchv1.Payload, error) {
+				return ours.GetItem(ctx, in)
+			},
+				func(ctx context.Context, in *benchv1.PutItemRequest) (*benchv1.Payload, error) {
+					return ours.PutItem(ctx, in)
+				}},
 			{"net-http", peer.GetItem, peer.PutItem},
 		} {
 			b.Run(fmt.Sprintf("route=GET/size=%s/client=%s", size.Name, c.name), func(b *testing.B) {
@@ -263,4 +267,3 @@ func serveOnce(h http.Handler, method, target string, body []byte) *httptest.Res
 	h.ServeHTTP(rec, req)
 	return rec
 }
-
