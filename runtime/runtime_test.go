@@ -165,7 +165,9 @@ func TestNewServiceChecksImplementation(t *testing.T) {
 	runtime.NewService(&helloworldsvc.Greeter_ServiceDesc, notAGreeter{})
 }
 
-type nilGreeter struct{ helloworldsvc.UnimplementedGreeterServer }
+type nilGreeter struct {
+	helloworldsvc.UnimplementedGreeterServer
+}
 
 func (nilGreeter) SayHello(context.Context, *helloworld.HelloRequest) (*helloworld.HelloReply, error) {
 	return nil, nil

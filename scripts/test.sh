@@ -39,6 +39,11 @@ fi
 step "protoc end to end"
 if command -v protoc >/dev/null; then
   ./scripts/check-protoc.sh
+  interop/generate.sh
+  if [ -n "$(git status --porcelain -- interop/gen)" ]; then
+    git status --short -- interop/gen
+    echo "interop/gen is stale: run interop/generate.sh and commit the result"; exit 1
+  fi
 elif [ "$require_tools" = 1 ]; then
   echo "protoc is not installed (apt-get install protobuf-compiler)"; exit 1
 else

@@ -57,13 +57,33 @@ func withStaticMethod(opts []grpc.CallOption) []grpc.CallOption {
 func (c conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
 	err := c.cc.Invoke(ctx, m.FullMethod, req, reply, withStaticMethod(opts)...)
 	runtime.SetAnsweredBy(opts, Name)
-	return err
+	return markNotSent(err, opts)
 }
 
 func (c conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s, err := c.cc.NewStream(ctx, &streamDescs[m.Kind], m.FullMethod, withStaticMethod(opts)...)
 	runtime.SetAnsweredBy(opts, Name)
-	return s, err
+	return s, markNotSent(err, opts)
+}
+
+// markNotSent marks err with runtime.NotSent when grpc-go provably never
+// sent the request. grpc-go fills a grpc.Peer call option only once the
+// call has a stream on a connection (the point from which request bytes
+// can be written), so a failed call whose Peer option is still empty never
+// left the client: no connection was ready (refused, unresolvable, in
+// backoff) or the call was refused locally. The fallback connection passes
+// a fresh Peer option to every attempt to learn this; without one, errors
+// are left as they are.
+func markNotSent(err error, opts []grpc.CallOption) error {
+	if err == nil {
+		return nil
+	}
+	for _, o := range opts {
+		if p, ok := o.(grpc.PeerCallOption); ok && p.PeerAddr != nil && p.PeerAddr.Addr == nil {
+			return runtime.NotSent(err)
+		}
+	}
+	return err
 }
 
 // Register serves svc on r, usually a *grpc.Server. The grpc.Server's own

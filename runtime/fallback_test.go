@@ -1,0 +1,296 @@
+package runtime_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/svcclient/svcclient/example/gen/helloworld"
+	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
+	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
+	"github.com/svcclient/svcclient/example/gen/streaming/v1/streamingv1svc"
+	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/grpctransport"
+	"github.com/svcclient/svcclient/runtime/httptransport"
+)
+
+// countingGreeter counts the requests that reach it and answers with the
+// transport-independent greeting, or with fail's error when set.
+type countingGreeter struct {
+	calls atomic.Int32
+	fail  error
+}
+
+func (g *countingGreeter) SayHello(_ context.Context, in *helloworld.HelloRequest) (*helloworld.HelloReply, error) {
+	g.calls.Add(1)
+	if g.fail != nil {
+		return nil, g.fail
+	}
+	return &helloworld.HelloReply{Message: "Hello, " + in.GetName()}, nil
+}
+
+// deadAddress returns a loopback address nothing listens on.
+func deadAddress(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+// grpcConn serves svc on a loopback gRPC server (or dials addr if svc is
+// nil) and returns a Conn to it.
+func grpcConn(t *testing.T, svc *runtime.Service, addr string) runtime.Conn {
+	t.Helper()
+	if svc != nil {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		grpctransport.Register(srv, svc)
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(srv.Stop)
+		addr = lis.Addr().String()
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return grpctransport.NewConn(cc)
+}
+
+// httpConn serves svc on a loopback HTTP server (or dials addr if svc is
+// nil) and returns a Conn to it.
+func httpConn(t *testing.T, svc *runtime.Service, addr string) runtime.Conn {
+	t.Helper()
+	if svc != nil {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newHTTPServer(httptransport.NewHandler(svc))
+		go srv.serve(lis)
+		t.Cleanup(srv.close)
+		addr = lis.Addr().String()
+	}
+	conn, err := httptransport.NewConn("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestFallbackMovesOnWhenNotSent(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		first       func(t *testing.T) runtime.Conn
+		firstAnswer string
+	}{
+		{"grpc refused", func(t *testing.T) runtime.Conn { return grpcConn(t, nil, deadAddress(t)) }, grpctransport.Name},
+		{"http refused", func(t *testing.T) runtime.Conn { return httpConn(t, nil, deadAddress(t)) }, httptransport.Name},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &countingGreeter{}
+			svc := helloworldsvc.NewGreeterService(g)
+			second := httpConn(t, svc, "")
+			if tc.firstAnswer == httptransport.Name {
+				second = grpcConn(t, svc, "")
+			}
+			client := helloworldsvc.NewGreeterClient(runtime.NewFallbackConn(tc.first(t), second))
+			var answeredBy string
+			var finished atomic.Int32
+			// SayHello is not idempotent: it may move on only because the
+			// first transport provably sent nothing.
+			reply, err := client.SayHello(ctxFor(t), &helloworld.HelloRequest{Name: "Ada"},
+				runtime.AnsweredBy(&answeredBy), grpc.OnFinish(func(error) { finished.Add(1) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reply.GetMessage() != "Hello, Ada" {
+				t.Errorf("reply = %q", reply.GetMessage())
+			}
+			want := httptransport.Name
+			if tc.firstAnswer == httptransport.Name {
+				want = grpctransport.Name
+			}
+			if answeredBy != want {
+				t.Errorf("AnsweredBy = %q, want %q", answeredBy, want)
+			}
+			if n := g.calls.Load(); n != 1 {
+				t.Errorf("the service saw %d requests, want 1", n)
+			}
+			if n := finished.Load(); n != 1 {
+				t.Errorf("OnFinish ran %d times, want 1", n)
+			}
+		})
+	}
+}
+
+// A request that reached the service and failed is not sent again to a
+// method that is not idempotent, whatever the code.
+func TestFallbackNeverRepeatsNonIdempotent(t *testing.T) {
+	g := &countingGreeter{fail: status.Error(codes.Unavailable, "overloaded")}
+	other := &countingGreeter{}
+	client := helloworldsvc.NewGreeterClient(runtime.NewFallbackConn(
+		grpcConn(t, helloworldsvc.NewGreeterService(g), ""),
+		httpConn(t, helloworldsvc.NewGreeterService(other), ""),
+	))
+	var answeredBy string
+	_, err := client.SayHello(ctxFor(t), &helloworld.HelloRequest{Name: "Ada"}, runtime.AnsweredBy(&answeredBy))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v, want the first transport's Unavailable", err)
+	}
+	if g.calls.Load() != 1 || other.calls.Load() != 0 {
+		t.Errorf("calls: first %d, second %d; want 1 and 0", g.calls.Load(), other.calls.Load())
+	}
+	if answeredBy != grpctransport.Name {
+		t.Errorf("AnsweredBy = %q, want grpc", answeredBy)
+	}
+}
+
+// idempotentGreeter is Greeter's description with SayHello marked
+// IDEMPOTENT.
+func idempotentGreeter() *runtime.ServiceDesc {
+	d := helloworldsvc.Greeter_ServiceDesc
+	d.Methods = append([]runtime.MethodDesc(nil), d.Methods...)
+	d.Methods[0].Idempotency = runtime.Idempotent
+	return &d
+}
+
+func TestFallbackRepeatsIdempotent(t *testing.T) {
+	desc := idempotentGreeter()
+	g := &countingGreeter{fail: status.Error(codes.Unavailable, "overloaded")}
+	other := &countingGreeter{}
+	conn := runtime.NewFallbackConn(
+		grpcConn(t, runtime.NewService(desc, g), ""),
+		httpConn(t, runtime.NewService(desc, other), ""),
+	)
+	var answeredBy string
+	reply := new(helloworld.HelloReply)
+	err := conn.Invoke(ctxFor(t), &desc.Methods[0], &helloworld.HelloRequest{Name: "Ada"}, reply, runtime.AnsweredBy(&answeredBy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.calls.Load() != 1 || other.calls.Load() != 1 || answeredBy != httptransport.Name {
+		t.Errorf("calls: first %d, second %d, answered by %q; want 1, 1, http", g.calls.Load(), other.calls.Load(), answeredBy)
+	}
+	// Other codes are the service's answer, not a missing transport.
+	g.fail = status.Error(codes.NotFound, "no")
+	err = conn.Invoke(ctxFor(t), &desc.Methods[0], &helloworld.HelloRequest{Name: "Ada"}, reply)
+	if status.Code(err) != codes.NotFound || other.calls.Load() != 1 {
+		t.Errorf("err = %v, second saw %d calls; want NotFound and no new call", err, other.calls.Load())
+	}
+}
+
+func TestFallbackAllFail(t *testing.T) {
+	client := helloworldsvc.NewGreeterClient(runtime.NewFallbackConn(
+		grpcConn(t, nil, deadAddress(t)),
+		httpConn(t, nil, deadAddress(t)),
+	))
+	var finished atomic.Int32
+	_, err := client.SayHello(ctxFor(t), &helloworld.HelloRequest{Name: "Ada"}, grpc.OnFinish(func(error) { finished.Add(1) }))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v, want Unavailable", err)
+	}
+	if finished.Load() != 1 {
+		t.Errorf("OnFinish ran %d times, want 1", finished.Load())
+	}
+	_, err = helloworldsvc.NewGreeterClient(runtime.NewFallbackConn()).SayHello(ctxFor(t), &helloworld.HelloRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("no transports: err = %v, want Unavailable", err)
+	}
+}
+
+type counter struct {
+	streamingv1svc.UnimplementedCounterServiceServer
+	calls atomic.Int32
+}
+
+func (c *counter) Count(in *streamingv1.CountRequest, stream grpc.ServerStreamingServer[streamingv1.CountResponse]) error {
+	c.calls.Add(1)
+	for i := int64(1); i <= in.GetTo(); i++ {
+		if err := stream.Send(&streamingv1.CountResponse{Number: i}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *counter) Sum(stream grpc.ClientStreamingServer[streamingv1.SumRequest, streamingv1.SumResponse]) error {
+	c.calls.Add(1)
+	var total int64
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&streamingv1.SumResponse{Total: total})
+		}
+		if err != nil {
+			return err
+		}
+		total += in.GetNumber()
+	}
+}
+
+func TestFallbackStreams(t *testing.T) {
+	c := &counter{}
+	svc := streamingv1svc.NewCounterServiceService(c)
+	// Server streaming: HTTP refused, then gRPC.
+	client := streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(httpConn(t, nil, deadAddress(t)), grpcConn(t, svc, "")))
+	var answeredBy string
+	stream, err := client.Count(ctxFor(t), &streamingv1.CountRequest{To: 3}, runtime.AnsweredBy(&answeredBy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, msg.GetNumber())
+	}
+	if len(got) != 3 || answeredBy != grpctransport.Name || c.calls.Load() != 1 {
+		t.Errorf("got %v answered by %q after %d calls; want [1 2 3] by grpc after 1", got, answeredBy, c.calls.Load())
+	}
+	// Client streaming: HTTP cannot carry it, so the call moves to gRPC
+	// before sending anything.
+	client = streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(httpConn(t, svc, ""), grpcConn(t, svc, "")))
+	sum, err := client.Sum(ctxFor(t), runtime.AnsweredBy(&answeredBy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 4; i++ {
+		if err := sum.Send(&streamingv1.SumRequest{Number: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := sum.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetTotal() != 10 || answeredBy != grpctransport.Name {
+		t.Errorf("total %d answered by %q, want 10 by grpc", res.GetTotal(), answeredBy)
+	}
+}

@@ -1,0 +1,360 @@
+package httptransport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime"
+)
+
+// Name is the transport's name, as reported by runtime.AnsweredBy.
+const Name = "http"
+
+// Conn is the client half of the HTTP transport: a [runtime.Conn] that
+// calls a service over HTTP/1.1 or HTTP/2 with net/http. It is safe for
+// concurrent use.
+type Conn struct {
+	httpClient  *http.Client
+	scheme      string
+	host        string
+	basePath    string // the base URL's path, without a trailing "/"
+	codec       runtime.Codec
+	jsonCodec   *runtime.JSONCodec
+	connectOnly bool
+	readMax     int64
+
+	// Header values shared by every request; net/http never modifies them.
+	unaryContentType  []string
+	streamContentType []string
+	accept            []string
+
+	methods sync.Map // *runtime.MethodDesc → *clientMethod
+}
+
+var (
+	connectVersionValue = []string{connectProtocolVersion}
+	userAgentValue      = []string{userAgent}
+	teTrailersValue     = []string{"trailers"}
+	jsonContentType     = []string{"application/json"}
+)
+
+// NewConn returns a connection to the service at baseURL, e.g.
+// "https://api.example.com" or "http://127.0.0.1:8080/prefix". Routes are
+// appended to the base URL's path.
+func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
+	cfg := clientConfig{}
+	for _, o := range opts {
+		o.applyToClient(&cfg)
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("httptransport: base URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("httptransport: base URL %q: want http:// or https:// and a host", baseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("httptransport: base URL %q: a query or fragment has no place in it", baseURL)
+	}
+	client := cfg.httpClient
+	switch {
+	case client != nil && cfg.tlsConfig != nil:
+		return nil, errors.New("httptransport: WithTLSConfig and WithHTTPClient together: set the TLS config on your client's transport")
+	case client == nil && cfg.tlsConfig != nil:
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = cfg.tlsConfig
+		t.ForceAttemptHTTP2 = true
+		client = &http.Client{Transport: t}
+	case client == nil:
+		client = http.DefaultClient
+	}
+	c := &Conn{
+		httpClient:  client,
+		scheme:      u.Scheme,
+		host:        u.Host,
+		basePath:    strings.TrimSuffix(u.EscapedPath(), "/"),
+		codec:       cfg.codec,
+		jsonCodec:   cfg.jsonCodec,
+		connectOnly: cfg.connectOnly,
+		readMax:     cfg.readMaxBytes,
+	}
+	if c.jsonCodec == nil {
+		c.jsonCodec = defaultJSONCodec()
+	}
+	if c.codec == nil {
+		c.codec = c.jsonCodec
+	}
+	if c.readMax == 0 {
+		c.readMax = defaultReadMaxBytes
+	}
+	c.unaryContentType = []string{connectUnaryPrefix + c.codec.Name()}
+	c.streamContentType = []string{connectStreamingPrefix + c.codec.Name()}
+	c.accept = c.unaryContentType
+	return c, nil
+}
+
+// clientMethod is what a Conn decides once per method.
+type clientMethod struct {
+	desc       *runtime.MethodDesc
+	connectURL *url.URL
+	rest       *restBinding // nil: the Connect route
+	err        error        // a rule that does not fit the messages
+}
+
+func (c *Conn) method(m *runtime.MethodDesc) *clientMethod {
+	if cm, ok := c.methods.Load(m); ok {
+		return cm.(*clientMethod)
+	}
+	cm := &clientMethod{desc: m}
+	cm.connectURL = &url.URL{Scheme: c.scheme, Host: c.host, Path: c.basePath + m.FullMethod}
+	if len(m.HTTP) > 0 && !c.connectOnly {
+		cm.rest, cm.err = compileBinding(m, &m.HTTP[0])
+	}
+	actual, _ := c.methods.LoadOrStore(m, cm)
+	return actual.(*clientMethod)
+}
+
+func (c *Conn) readLimit(ci *runtime.CallInfo) int64 {
+	if ci.MaxRecvMsgSize > 0 {
+		return int64(ci.MaxRecvMsgSize)
+	}
+	return c.readMax
+}
+
+// Invoke performs a unary call: on the method's first google.api.http rule
+// if it has one, on its Connect route otherwise.
+func (c *Conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
+	ci := runtime.ReadCallOptions(opts)
+	header, trailer, err := c.invoke(ctx, m, req, reply, &ci)
+	ci.Finish(Name, header, trailer, err)
+	return err
+}
+
+func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, ci *runtime.CallInfo) (header, trailer metadata.MD, err error) {
+	if m.Kind != runtime.Unary {
+		return nil, nil, runtime.NotSent(status.Errorf(codes.Internal, "%s is a %s method: call it with NewStream", m.FullMethod, m.Kind))
+	}
+	cm := c.method(m)
+	hr, body, err := c.newRequest(ctx, cm, req, ci, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer body.release()
+	resp, err := c.httpClient.Do(hr)
+	if err != nil {
+		return nil, nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+
+	limit := c.readLimit(ci)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if limit > 0 && resp.ContentLength > limit {
+		err = status.Errorf(codes.ResourceExhausted, "response of %d bytes is larger than the limit of %d bytes", resp.ContentLength, limit)
+	} else if rerr := readLimited(buf, resp.Body, limit); rerr != nil {
+		err = bodyError(ctx, rerr, limit)
+	}
+	if cm.rest == nil {
+		header = responseMetadata(nil, resp.Header, "", connectTrailerPrefix)
+		trailer = responseMetadata(nil, resp.Header, connectTrailerPrefix, "")
+	} else {
+		header = responseMetadata(nil, resp.Header, gatewayMetadataPrefix, "")
+		trailer = responseMetadata(nil, resp.Header, gatewayTrailerPrefix, "")
+		trailer = responseMetadata(trailer, resp.Trailer, gatewayTrailerPrefix, "")
+	}
+	if err != nil {
+		return header, trailer, err
+	}
+	return header, trailer, c.decodeUnary(cm, resp, buf.Bytes(), reply)
+}
+
+func (c *Conn) decodeUnary(cm *clientMethod, resp *http.Response, body []byte, reply proto.Message) error {
+	ct := resp.Header.Get(headerContentType)
+	if cm.rest == nil {
+		if resp.StatusCode != http.StatusOK {
+			return statusFromResponse(resp, body).Err()
+		}
+		name, streaming, ok := codecNameFromContentType(ct)
+		if !ok || streaming || name != c.codec.Name() {
+			return status.Errorf(codes.Internal, "unexpected response content type %q for a %s request", ct, c.codec.Name())
+		}
+		if err := c.codec.Unmarshal(body, reply); err != nil {
+			return status.Errorf(codes.Internal, "decoding response: %v", err)
+		}
+		return nil
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return statusFromResponse(resp, body).Err()
+	}
+	codec := c.responseCodec(ct)
+	if err := cm.rest.decodeResponseBody(body, codec, reply); err != nil {
+		return status.Errorf(codes.Internal, "decoding response: %v", err)
+	}
+	return nil
+}
+
+// responseCodec picks the codec of a REST response by its content type:
+// binary protobuf if it says so, JSON otherwise.
+func (c *Conn) responseCodec(contentType string) runtime.Codec {
+	mt, _, _ := strings.Cut(contentType, ";")
+	if isProtoMediaType(strings.TrimSpace(strings.ToLower(mt))) {
+		return runtime.ProtoCodec{}
+	}
+	return c.jsonCodec
+}
+
+// newRequest builds the HTTP request for a call. The caller must release
+// the body once the exchange is over.
+func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *runtime.CallInfo, stream bool) (*http.Request, *requestBody, error) {
+	if cm.err != nil {
+		return nil, nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: %v", cm.desc.FullMethod, cm.err))
+	}
+	if err := runtime.ContextError(ctx); err != nil {
+		return nil, nil, err
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	h := make(http.Header, 6+len(md))
+	h[headerUserAgent] = userAgentValue
+	buf := getBuffer()
+	var hr *http.Request
+	var err error
+	if cm.rest == nil {
+		hr, err = c.connectRequest(ctx, cm, req, h, buf, stream)
+		setMetadataHeaders(h, "", md)
+	} else {
+		hr, err = c.restRequest(ctx, cm, req, h, buf, stream)
+		setMetadataHeaders(h, gatewayMetadataPrefix, md)
+	}
+	if err != nil {
+		putBuffer(buf)
+		return nil, nil, err
+	}
+	if ci.MaxSendMsgSize > 0 && buf.Len() > ci.MaxSendMsgSize {
+		putBuffer(buf)
+		return nil, nil, runtime.NotSent(status.Errorf(codes.ResourceExhausted, "request of %d bytes is larger than the limit of %d bytes", buf.Len(), ci.MaxSendMsgSize))
+	}
+	body := newRequestBody(buf)
+	if buf.Len() > 0 {
+		hr.Body = body.reader()
+		hr.GetBody = body.getBody
+		hr.ContentLength = int64(buf.Len())
+	}
+	if ci.Peer != nil {
+		p := ci.Peer
+		hr = hr.WithContext(httptrace.WithClientTrace(hr.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				*p = peer.Peer{Addr: info.Conn.RemoteAddr(), LocalAddr: info.Conn.LocalAddr()}
+			},
+		}))
+	}
+	return hr, body, nil
+}
+
+func (c *Conn) connectRequest(ctx context.Context, cm *clientMethod, req proto.Message, h http.Header, buf *bytes.Buffer, stream bool) (*http.Request, error) {
+	h[headerConnectVersion] = connectVersionValue
+	if deadline, ok := ctx.Deadline(); ok {
+		if t := encodeConnectTimeout(time.Until(deadline)); t != "" {
+			h[headerConnectTimeout] = []string{t}
+		}
+	}
+	b := buf.AvailableBuffer()
+	var err error
+	if stream {
+		h[headerContentType] = c.streamContentType
+		b = appendEnvelopeHeader(b, 0, 0)
+		b, err = c.codec.MarshalAppend(b, req)
+		if err == nil {
+			putLength(b, len(b)-envelopePrefixLen)
+		}
+	} else {
+		h[headerContentType] = c.unaryContentType
+		b, err = c.codec.MarshalAppend(b, req)
+	}
+	if err != nil {
+		return nil, runtime.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
+	}
+	buf.Write(b)
+	return newHTTPRequest(ctx, http.MethodPost, cm.connectURL, h), nil
+}
+
+func putLength(envelope []byte, n int) {
+	envelope[1], envelope[2], envelope[3], envelope[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+}
+
+func (c *Conn) restRequest(ctx context.Context, cm *clientMethod, req proto.Message, h http.Header, buf *bytes.Buffer, stream bool) (*http.Request, error) {
+	rb := cm.rest
+	codec := c.codec
+	if stream {
+		// grpc-gateway streams JSON only.
+		codec = c.jsonCodec
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if t := encodeGRPCTimeout(time.Until(deadline)); t != "" {
+			h[headerGRPCTimeout] = []string{t}
+		}
+	}
+	h[headerTE] = teTrailersValue
+	if codec == c.codec {
+		h[headerAccept] = c.accept
+	} else {
+		h[headerAccept] = jsonContentType
+	}
+	var scratch [256]byte
+	target := append(scratch[:0], c.basePath...)
+	target, err := rb.appendURL(target, req.ProtoReflect())
+	if err != nil {
+		return nil, runtime.NotSent(status.Errorf(codes.InvalidArgument, "%s: %v", cm.desc.FullMethod, err))
+	}
+	if rb.hasBody() {
+		if codec == c.codec {
+			h[headerContentType] = c.unaryContentType
+		} else {
+			h[headerContentType] = jsonContentType
+		}
+		b, err := rb.appendBody(buf.AvailableBuffer(), codec, req)
+		if err != nil {
+			return nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: encoding request body: %v", cm.desc.FullMethod, err))
+		}
+		buf.Write(b)
+	}
+	rawPath, rawQuery, _ := strings.Cut(string(target), "?")
+	u := &url.URL{Scheme: c.scheme, Host: c.host, RawQuery: rawQuery}
+	if strings.IndexByte(rawPath, '%') < 0 {
+		u.Path = rawPath
+	} else {
+		u.RawPath = rawPath
+		if u.Path, err = url.PathUnescape(rawPath); err != nil {
+			return nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: built an invalid path %q", cm.desc.FullMethod, rawPath))
+		}
+	}
+	return newHTTPRequest(ctx, rb.rule.Method, u, h), nil
+}
+
+func newHTTPRequest(ctx context.Context, method string, u *url.URL, h http.Header) *http.Request {
+	r := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       u.Host,
+		Body:       http.NoBody,
+	}
+	return r.WithContext(ctx)
+}

@@ -1,0 +1,257 @@
+package httptransport
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime"
+)
+
+var ndjsonResultPrefix, ndjsonErrorPrefix = []byte(`{"result":`), []byte(`{"error":`)
+
+// serverStream is the handler's end of a server-streaming call: its one
+// request, then each message written and flushed as it is sent, as a
+// Connect envelope or a grpc-gateway {"result": ...} line.
+type serverStream struct {
+	ctx     context.Context
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	method  *runtime.MethodDesc
+	call    *runtime.ServerCall
+	rest    *restBinding // nil on the Connect route
+	codec   runtime.Codec
+	codecCT string // the Connect codec name, on the Connect route
+
+	req         proto.Message
+	received    bool
+	wroteHeader bool
+	buf         bytes.Buffer
+}
+
+func newServerStream(w http.ResponseWriter, m *runtime.MethodDesc, rest *restBinding, codec runtime.Codec, codecName string) *serverStream {
+	s := &serverStream{w: w, rc: http.NewResponseController(w), method: m, rest: rest, codec: codec, codecCT: codecName}
+	s.call = runtime.NewServerCall(m, s.sendHeader)
+	return s
+}
+
+// serveConnectStream serves a server-streaming method on its Connect route.
+func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, m *runtime.MethodDesc, codec runtime.Codec, codecName string) {
+	s := newServerStream(w, m, nil, codec, codecName)
+	ctx, cancel, err := h.callContext(r, s.call)
+	if cancel != nil {
+		defer cancel()
+	}
+	var req proto.Message
+	if err == nil {
+		req, err = h.readEnvelopedRequest(r, m, codec)
+	}
+	if err != nil {
+		writeConnectStreamError(w, nil, nil, codecName, err)
+		return
+	}
+	s.serve(ctx, h.svc, req, false)
+}
+
+// readEnvelopedRequest reads the one enveloped request of a Connect server
+// stream.
+func (h *Handler) readEnvelopedRequest(r *http.Request, m *runtime.MethodDesc, codec runtime.Codec) (proto.Message, error) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	// The envelope prefix counts toward the limit.
+	limit := h.readMax
+	if limit > 0 {
+		limit += envelopePrefixLen
+	}
+	if h.readMax > 0 && r.ContentLength > limit {
+		return nil, status.Errorf(codes.ResourceExhausted, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, h.readMax)
+	}
+	if err := readLimited(buf, r.Body, limit); err != nil {
+		if err == errTooLarge {
+			return nil, status.Errorf(codes.ResourceExhausted, "request larger than the limit of %d bytes", h.readMax)
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "reading request body: %v", err)
+	}
+	flags, data, err := readEnvelope(bytes.NewReader(buf.Bytes()), nil, h.readMax)
+	if err == io.EOF {
+		return nil, status.Errorf(codes.InvalidArgument, "%s takes one request message; the request body is empty", m.FullMethod)
+	}
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			err = status.Errorf(codes.InvalidArgument, "reading request: %v", err)
+		}
+		if status.Code(err) == codes.Internal {
+			err = status.Error(codes.InvalidArgument, status.Convert(err).Message())
+		}
+		return nil, err
+	}
+	if flags&flagCompressed != 0 {
+		if enc := r.Header.Get(headerConnectEncoding); enc != "gzip" {
+			return nil, status.Errorf(codes.Unimplemented, "compressed request message in encoding %q: this server accepts gzip", enc)
+		}
+		if data, err = gunzip(data, h.readMax); err != nil {
+			return nil, err
+		}
+	}
+	if flags&flagEndStream != 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "%s takes one request message before the end of the stream", m.FullMethod)
+	}
+	req := m.NewRequest()
+	if err := codec.Unmarshal(data, req); err != nil {
+		return nil, decodeError(m.FullMethod+" request", err)
+	}
+	return req, nil
+}
+
+// serve runs the method and ends the stream with its status.
+func (s *serverStream) serve(ctx context.Context, svc *runtime.Service, req proto.Message, trailers bool) {
+	s.ctx, s.req = ctx, req
+	err := svc.HandleStream(s.method, s)
+	trailer := s.call.Trailer()
+	if s.rest == nil {
+		if !s.wroteHeader {
+			s.writeHeader(s.call.Header(), http.StatusOK)
+		}
+		end := marshalEndStream(err, trailer)
+		s.buf.Reset()
+		s.buf.Write(appendEnvelopeHeader(s.buf.AvailableBuffer(), flagEndStream, len(end)))
+		s.buf.Write(end)
+		_, _ = s.w.Write(s.buf.Bytes())
+		return
+	}
+	if err != nil {
+		st := status.Convert(err)
+		if !s.wroteHeader {
+			s.writeHeader(s.call.Header(), runtime.HTTPStatusFromCode(st.Code()))
+		}
+		s.buf.Reset()
+		s.buf.Write(ndjsonErrorPrefix)
+		s.buf.Write(marshalStatus(s.codec, st))
+		s.buf.WriteString("}\n")
+		_, _ = s.w.Write(s.buf.Bytes())
+	} else if !s.wroteHeader {
+		s.writeHeader(s.call.Header(), http.StatusOK)
+	}
+	if trailers && len(trailer) > 0 {
+		// A flushed response is chunked, so the trailers can follow it.
+		_ = s.rc.Flush()
+		writeTrailers(s.w, gatewayTrailerPrefix, trailer)
+	}
+}
+
+func (s *serverStream) writeHeader(md metadata.MD, httpStatus int) {
+	s.wroteHeader = true
+	hdr := s.w.Header()
+	if s.rest == nil {
+		writeMetadata(s.w, "", md)
+		hdr[headerContentType] = []string{connectStreamingPrefix + s.codecCT}
+	} else {
+		writeMetadata(s.w, gatewayMetadataPrefix, md)
+		hdr[headerContentType] = jsonContentType
+	}
+	s.w.WriteHeader(httpStatus)
+}
+
+// sendHeader is what grpc.SendHeader reaches: the header goes out at once.
+func (s *serverStream) sendHeader(md metadata.MD) error {
+	if s.wroteHeader {
+		return nil
+	}
+	s.writeHeader(md, http.StatusOK)
+	return s.flush()
+}
+
+func (s *serverStream) flush() error {
+	if err := s.rc.Flush(); err != nil {
+		return s.writeError(err)
+	}
+	return nil
+}
+
+func (s *serverStream) writeError(err error) error {
+	if ctxErr := runtime.ContextError(s.ctx); ctxErr != nil {
+		return ctxErr
+	}
+	return status.Errorf(codes.Unavailable, "writing response: %v", err)
+}
+
+func (s *serverStream) Context() context.Context        { return s.ctx }
+func (s *serverStream) SetHeader(md metadata.MD) error  { return s.call.SetHeader(md) }
+func (s *serverStream) SendHeader(md metadata.MD) error { return s.call.SendHeader(md) }
+func (s *serverStream) SetTrailer(md metadata.MD)       { _ = s.call.SetTrailer(md) }
+
+// RecvMsg hands the handler the call's one request, then io.EOF.
+func (s *serverStream) RecvMsg(m any) error {
+	if s.received {
+		return io.EOF
+	}
+	s.received = true
+	dst, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "RecvMsg: %T is not a proto.Message", m)
+	}
+	proto.Reset(dst)
+	proto.Merge(dst, s.req)
+	return nil
+}
+
+// SendMsg writes one response message and flushes it to the client.
+func (s *serverStream) SendMsg(m any) error {
+	if err := runtime.ContextError(s.ctx); err != nil {
+		return err
+	}
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "SendMsg: %T is not a proto.Message", m)
+	}
+	if !s.wroteHeader {
+		s.writeHeader(s.call.Header(), http.StatusOK)
+	}
+	s.buf.Reset()
+	var err error
+	if s.rest == nil {
+		b := appendEnvelopeHeader(s.buf.AvailableBuffer(), 0, 0)
+		b, err = s.codec.MarshalAppend(b, msg)
+		if err == nil {
+			putLength(b, len(b)-envelopePrefixLen)
+			s.buf.Write(b)
+		}
+	} else {
+		b := append(s.buf.AvailableBuffer(), ndjsonResultPrefix...)
+		b, err = s.rest.appendResponseBody(b, s.codec, msg)
+		if err == nil {
+			s.buf.Write(append(b, '}', '\n'))
+		}
+	}
+	if err != nil {
+		return status.Errorf(codes.Internal, "encoding %s response: %v", s.method.FullMethod, err)
+	}
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		return s.writeError(err)
+	}
+	return s.flush()
+}
+
+// gunzip decompresses one gzip-compressed message, within limit.
+func gunzip(data []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decompressing request message: %v", err)
+	}
+	defer zr.Close()
+	var out bytes.Buffer
+	if err := readLimited(&out, zr, limit); err != nil {
+		if err == errTooLarge {
+			return nil, status.Errorf(codes.ResourceExhausted, "request message is larger than the limit of %d bytes", limit)
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "decompressing request message: %v", err)
+	}
+	return out.Bytes(), nil
+}

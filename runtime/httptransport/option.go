@@ -1,0 +1,118 @@
+package httptransport
+
+import (
+	"crypto/tls"
+	"net/http"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/svcclient/svcclient/runtime"
+)
+
+// defaultReadMaxBytes bounds a message read by a client or a handler unless
+// [WithReadMaxBytes] says otherwise: 4 MiB, as gRPC bounds a received
+// message by default.
+const defaultReadMaxBytes = 4 << 20
+
+// ClientOption configures a [Conn].
+type ClientOption interface {
+	applyToClient(*clientConfig)
+}
+
+// HandlerOption configures a [Handler].
+type HandlerOption interface {
+	applyToHandler(*handlerConfig)
+}
+
+// Option configures both a [Conn] and a [Handler].
+type Option interface {
+	ClientOption
+	HandlerOption
+}
+
+type clientConfig struct {
+	httpClient   *http.Client
+	tlsConfig    *tls.Config
+	codec        runtime.Codec
+	jsonCodec    *runtime.JSONCodec
+	connectOnly  bool
+	readMaxBytes int64
+}
+
+type handlerConfig struct {
+	jsonCodec    *runtime.JSONCodec
+	readMaxBytes int64
+}
+
+type clientOptionFunc func(*clientConfig)
+
+func (f clientOptionFunc) applyToClient(c *clientConfig) { f(c) }
+
+type handlerOptionFunc func(*handlerConfig)
+
+func (f handlerOptionFunc) applyToHandler(c *handlerConfig) { f(c) }
+
+// WithHTTPClient sends requests with client instead of a client of the
+// transport's own. Anything client.Transport does (HTTP/2, proxies, custom
+// dialers, mutual TLS) applies to every call.
+func WithHTTPClient(client *http.Client) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.httpClient = client })
+}
+
+// WithTLSConfig makes the transport's own HTTP client use config for https
+// base URLs. It cannot be combined with [WithHTTPClient]: configure that
+// client's transport instead.
+func WithTLSConfig(config *tls.Config) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.tlsConfig = config })
+}
+
+// WithCodec chooses how request and response messages are encoded:
+// runtime.ProtoCodec{} for binary protobuf (application/proto), or a
+// *runtime.JSONCodec for JSON with options of your own. The default is JSON.
+// REST streams and error bodies are JSON whatever the codec.
+func WithCodec(codec runtime.Codec) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) {
+		c.codec = codec
+		if jc, ok := codec.(*runtime.JSONCodec); ok {
+			c.jsonCodec = jc
+		}
+	})
+}
+
+// WithConnectRoutes sends every call on its Connect route, POST
+// /package.Service/Method, including methods with google.api.http rules.
+// Use it against servers that speak the Connect protocol only, such as
+// connect-go's handlers.
+func WithConnectRoutes() ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.connectOnly = true })
+}
+
+// WithJSONCodec sets the options of the JSON a [Handler] reads and writes,
+// e.g. protojson.MarshalOptions{EmitUnpopulated: true} to write every field
+// as grpc-gateway does by default. By default handlers write only set
+// fields and ignore unknown fields in requests, as connect-go and
+// grpc-gateway do.
+func WithJSONCodec(codec *runtime.JSONCodec) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.jsonCodec = codec })
+}
+
+// readMaxBytesOption is the bound, or -1 for none (0 is "not set").
+type readMaxBytesOption int64
+
+func (o readMaxBytesOption) applyToClient(c *clientConfig)   { c.readMaxBytes = int64(o) }
+func (o readMaxBytesOption) applyToHandler(c *handlerConfig) { c.readMaxBytes = int64(o) }
+
+// WithReadMaxBytes bounds the size of a message read: a request body on a
+// [Handler], a response message on a [Conn]. Larger messages fail with
+// ResourceExhausted. The default is 4 MiB; n <= 0 removes the bound. On a
+// client, grpc.MaxCallRecvMsgSize overrides it for one call.
+func WithReadMaxBytes(n int) Option {
+	if n <= 0 {
+		return readMaxBytesOption(-1)
+	}
+	return readMaxBytesOption(n)
+}
+
+func defaultJSONCodec() *runtime.JSONCodec {
+	return &runtime.JSONCodec{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}
+}

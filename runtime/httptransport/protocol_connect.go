@@ -1,0 +1,245 @@
+package httptransport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/svcclient/svcclient/runtime"
+)
+
+// The Connect protocol (https://connectrpc.com/docs/protocol), as far as
+// this transport speaks it: unary calls as a plain POST of one message,
+// server streams as a POST whose response is a sequence of enveloped
+// messages ending in an end-of-stream message.
+
+const (
+	connectUnaryPrefix     = "application/"
+	connectStreamingPrefix = "application/connect+"
+	connectProtocolVersion = "1"
+
+	// Envelope flags.
+	flagCompressed = 0b01
+	flagEndStream  = 0b10
+
+	envelopePrefixLen = 5
+)
+
+func isProtoMediaType(mt string) bool {
+	switch mt {
+	case "application/proto", "application/protobuf", "application/x-protobuf",
+		"application/x-google-protobuf", "application/vnd.google.protobuf":
+		return true
+	}
+	return false
+}
+
+// codecNameFromContentType returns the codec a Connect content type names:
+// "proto" or "json", and whether the content type is a streaming one.
+func codecNameFromContentType(contentType string) (name string, streaming, ok bool) {
+	mt := contentType
+	if strings.IndexByte(contentType, ';') >= 0 {
+		var params map[string]string
+		var err error
+		mt, params, err = mime.ParseMediaType(contentType)
+		if err != nil || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+			return "", false, false
+		}
+	}
+	mt = strings.ToLower(mt)
+	switch mt {
+	case "application/json":
+		return "json", false, true
+	case "application/proto":
+		return "proto", false, true
+	case "application/connect+json":
+		return "json", true, true
+	case "application/connect+proto":
+		return "proto", true, true
+	}
+	return "", false, false
+}
+
+// appendEnvelope appends an enveloped message: one flag byte, the length as
+// four big-endian bytes, then the message.
+func appendEnvelopeHeader(b []byte, flags byte, length int) []byte {
+	b = append(b, flags)
+	return binary.BigEndian.AppendUint32(b, uint32(length))
+}
+
+// readEnvelope reads one envelope from r into buf (reset first). It returns
+// io.EOF at a clean end of input.
+func readEnvelope(r io.Reader, buf []byte, limit int64) (flags byte, data []byte, err error) {
+	var prefix [envelopePrefixLen]byte
+	if _, err := io.ReadFull(r, prefix[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, errorf(codes.Internal, "protocol error: truncated envelope")
+		}
+		return 0, nil, err
+	}
+	size := int64(binary.BigEndian.Uint32(prefix[1:]))
+	if limit > 0 && size > limit {
+		return 0, nil, status.Errorf(codes.ResourceExhausted, "message of %d bytes is larger than the limit of %d bytes", size, limit)
+	}
+	if int64(cap(buf)) >= size {
+		buf = buf[:size]
+	} else {
+		buf = make([]byte, size)
+	}
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, errorf(codes.Internal, "protocol error: truncated message (%d bytes announced)", size)
+		}
+		return 0, nil, err
+	}
+	return prefix[0], buf, nil
+}
+
+// endStreamMessage is the JSON of a Connect end-of-stream envelope.
+type endStreamMessage struct {
+	Error    *connectWireError   `json:"error,omitempty"`
+	Metadata map[string][]string `json:"metadata,omitempty"`
+}
+
+func marshalEndStream(err error, trailer metadata.MD) []byte {
+	end := endStreamMessage{}
+	if err != nil {
+		end.Error = newConnectWireError(status.Convert(err))
+	}
+	if len(trailer) > 0 {
+		end.Metadata = make(map[string][]string, len(trailer))
+		setMetadataHeaders(http.Header(end.Metadata), "", trailer)
+	}
+	b, jerr := json.Marshal(&end)
+	if jerr != nil {
+		end.Error = &connectWireError{Code: end.Error.Code, Message: end.Error.Message}
+		b, _ = json.Marshal(&end)
+	}
+	return b
+}
+
+// parseEndStream reads an end-of-stream message: the call's status and
+// trailer.
+func parseEndStream(data []byte) (error, metadata.MD) {
+	var raw struct {
+		Error    json.RawMessage     `json:"error"`
+		Metadata map[string][]string `json:"metadata"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return errorf(codes.Internal, "protocol error: invalid end-of-stream message: %v", err), nil
+	}
+	var trailer metadata.MD
+	if len(raw.Metadata) > 0 {
+		h := make(http.Header, len(raw.Metadata))
+		for k, v := range raw.Metadata {
+			h[http.CanonicalHeaderKey(k)] = v
+		}
+		trailer = responseMetadata(nil, h, "", "")
+	}
+	if len(raw.Error) == 0 || string(raw.Error) == "null" {
+		return nil, trailer
+	}
+	st, ok := statusFromJSON(raw.Error)
+	if !ok {
+		return errorf(codes.Internal, "protocol error: invalid error in end-of-stream message"), trailer
+	}
+	if st.Code() == codes.OK {
+		st = status.New(codes.Unknown, st.Message())
+	}
+	return st.Err(), trailer
+}
+
+// ndjsonReader reads grpc-gateway's server streams: one JSON object a
+// line, {"result": message} or {"error": google.rpc.Status}.
+type ndjsonReader struct {
+	r     *bufio.Reader
+	line  []byte
+	limit int64
+}
+
+// next returns the payload of the next chunk and whether it is an error.
+func (n *ndjsonReader) next() (payload []byte, isError bool, err error) {
+	for {
+		n.line = n.line[:0]
+		for {
+			chunk, err := n.r.ReadSlice('\n')
+			n.line = append(n.line, chunk...)
+			if n.limit > 0 && int64(len(n.line)) > n.limit {
+				return nil, false, status.Errorf(codes.ResourceExhausted, "stream message larger than the limit of %d bytes", n.limit)
+			}
+			if err == nil {
+				break
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if isTrailerError(err) {
+				err = io.EOF // the body ended; its trailers could not be read
+			}
+			if errors.Is(err, io.EOF) && len(trimSpace(n.line)) > 0 {
+				break // a last line without its newline
+			}
+			return nil, false, err
+		}
+		line := trimSpace(n.line)
+		if len(line) == 0 {
+			continue
+		}
+		return splitChunk(line)
+	}
+}
+
+// splitChunk finds the value of a one-member object {"result": v} or
+// {"error": v} without decoding v, which the codec does next.
+func splitChunk(line []byte) ([]byte, bool, error) {
+	bad := func() ([]byte, bool, error) {
+		return nil, false, errorf(codes.Internal, "protocol error: stream chunk is not {\"result\":...} or {\"error\":...}: %.64q", line)
+	}
+	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
+		return bad()
+	}
+	rest := trimSpace(line[1 : len(line)-1])
+	var isError bool
+	switch {
+	case hasPrefix(rest, `"result"`):
+		rest = rest[len(`"result"`):]
+	case hasPrefix(rest, `"error"`):
+		rest, isError = rest[len(`"error"`):], true
+	default:
+		return bad()
+	}
+	rest = trimSpace(rest)
+	if len(rest) == 0 || rest[0] != ':' {
+		return bad()
+	}
+	return trimSpace(rest[1:]), isError, nil
+}
+
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// unsupportedStreaming is the error for client and bidi streaming methods,
+// which need a transport that streams requests.
+func unsupportedStreaming(m *runtime.MethodDesc) error {
+	return status.Errorf(codes.Unimplemented, "%s is a %s method: the HTTP transport carries unary and server-streaming calls only; use the grpc or inprocess transport", m.FullMethod, m.Kind)
+}
