@@ -1,0 +1,629 @@
+package amqptransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime"
+)
+
+// Conn is the client half of the transport: a [runtime.Conn] that publishes
+// each call's request and waits for the correlated reply, over one AMQP
+// connection shared by every call. It reconnects on its own when the
+// connection is lost. A Conn is safe for concurrent use; Close releases it.
+type Conn struct {
+	cfg         clientConfig
+	url         string
+	contentType string
+	codecs      codecSet
+
+	// seq numbers calls; the number is the request's correlation_id.
+	seq  atomic.Uint64
+	sess atomic.Pointer[session] // nil while disconnected
+
+	mu      sync.Mutex
+	ready   chan struct{} // closed once a session is up; replaced when it is lost
+	lastErr error         // why the last session ended or the last dial failed
+	closed  bool
+
+	closing     chan struct{}
+	closeOnce   sync.Once
+	supervisor  chan struct{} // closed when the supervising goroutine has returned
+	dialContext context.Context
+	cancelDial  context.CancelFunc
+
+	bufs sync.Pool // *[]byte request buffers
+}
+
+var _ runtime.Conn = (*Conn)(nil)
+
+// Dial connects to the broker at url (amqp:// or amqps://) and returns a
+// Conn. It fails if that first connection fails, so that a wrong URL or
+// credentials show at once; after that the Conn reconnects by itself.
+//
+// Each call is published to the default exchange with the service's
+// fully-qualified name as routing key (see [WithRouting]), with
+// mandatory set, and its reply comes back by Direct Reply-to (see
+// [WithPrivateReplyQueue]). docs/amqp-protocol.md is the wire contract.
+func Dial(url string, opts ...ClientOption) (*Conn, error) {
+	cfg := clientConfig{
+		commonConfig: defaultCommon(),
+		codec:        runtime.ProtoCodec{},
+		isolateAbove: DefaultIsolationThreshold,
+	}
+	for _, o := range opts {
+		o.applyToClient(&cfg)
+	}
+	if _, err := amqp.ParseURI(url); err != nil {
+		return nil, fmt.Errorf("amqptransport: %w", err)
+	}
+	c := &Conn{
+		cfg:         cfg,
+		url:         url,
+		contentType: contentType(cfg.codec),
+		codecs:      defaultCodecs(),
+		ready:       make(chan struct{}),
+		closing:     make(chan struct{}),
+		supervisor:  make(chan struct{}),
+	}
+	c.codecs.set(cfg.codec)
+	c.dialContext, c.cancelDial = context.WithCancel(context.Background())
+	s, err := c.connect()
+	if err != nil {
+		c.cancelDial()
+		return nil, fmt.Errorf("amqptransport: %w", err)
+	}
+	c.sess.Store(s)
+	close(c.ready)
+	go c.supervise(s)
+	return c, nil
+}
+
+// session is one AMQP connection of a Conn and what was built on it.
+type session struct {
+	c       *Conn
+	conn    *amqp.Connection
+	replyTo string
+	pending pendingTable
+
+	sharedMu sync.Mutex
+	shared   atomic.Pointer[lane]
+	idle     chan *lane // isolated lanes ready for another call
+
+	closes  chan *amqp.Error   // the connection's NotifyClose
+	blocks  chan amqp.Blocking // the connection's NotifyBlocked
+	blocked atomic.Pointer[string]
+
+	// toClose holds lanes to close; the closer goroutine closes them, since
+	// closing is a round trip no caller should wait for.
+	closeMu sync.Mutex
+	toClose []*lane
+	wake    chan struct{}
+	ended   chan struct{} // closed when the connection is gone
+
+	wg sync.WaitGroup // the session's goroutines
+}
+
+// maxIdleIsolated bounds the isolated lanes kept open between calls.
+const maxIdleIsolated = 8
+
+// connect dials and builds a session: the shared lane and, for a private
+// reply queue, the queue and its consumer.
+func (c *Conn) connect() (*session, error) {
+	cfg := c.cfg.dialConfig("svcclient amqptransport client")
+	if cfg.Dial == nil {
+		cfg.Dial = contextDialer(c.dialContext)
+	}
+	conn, err := amqp.DialConfig(c.url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{
+		c:      c,
+		conn:   conn,
+		idle:   make(chan *lane, maxIdleIsolated),
+		closes: conn.NotifyClose(make(chan *amqp.Error, 1)),
+		blocks: conn.NotifyBlocked(make(chan amqp.Blocking, 4)),
+		wake:   make(chan struct{}, 1),
+		ended:  make(chan struct{}),
+	}
+	s.pending.init()
+	s.wg.Add(1)
+	go s.closer()
+	fail := func(err error) (*session, error) {
+		_ = conn.Close()
+		close(s.ended)
+		s.wg.Wait()
+		return nil, err
+	}
+	s.replyTo = DirectReplyTo
+	if c.cfg.privateReply {
+		l, err := s.openLane(false, false)
+		if err != nil {
+			return fail(err)
+		}
+		q, err := l.ch.QueueDeclare("", false, true, true, false, nil)
+		if err != nil {
+			return fail(fmt.Errorf("declaring the reply queue: %w", err))
+		}
+		deliveries, err := l.ch.Consume(q.Name, "", true, true, false, false, nil)
+		if err != nil {
+			return fail(fmt.Errorf("consuming the reply queue: %w", err))
+		}
+		// Without its consumer the session cannot get replies: end it, so
+		// the supervisor reconnects and declares a new queue.
+		l.onDeath = func() { _ = conn.CloseDeadline(time.Now().Add(time.Second)) }
+		s.wg.Add(1)
+		go s.consumeReplies(l, deliveries)
+		s.replyTo = q.Name
+	}
+	shared, err := s.openLane(false, !c.cfg.privateReply)
+	if err != nil {
+		return fail(err)
+	}
+	s.shared.Store(shared)
+	return s, nil
+}
+
+// consumeReplies hands the private reply queue's deliveries to their calls.
+func (s *session) consumeReplies(l *lane, deliveries <-chan amqp.Delivery) {
+	defer s.wg.Done()
+	for d := range deliveries {
+		s.deliver(d)
+	}
+	if !l.ch.IsClosed() {
+		s.closeLater(l) // cancelled by the broker: the queue was deleted
+	}
+}
+
+// contextDialer is amqp091-go's DefaultDial, except that closing the Conn
+// abandons a dial in progress.
+func contextDialer(ctx context.Context) func(network, addr string) (net.Conn, error) {
+	const timeout = 30 * time.Second
+	return func(network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// Cleared by amqp091-go once the AMQP handshake is done.
+		if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+}
+
+// sharedLane returns the shared lane, reopening it if the broker closed it.
+func (s *session) sharedLane() (*lane, error) {
+	if l := s.shared.Load(); l != nil && !l.dead.Load() {
+		return l, nil
+	}
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	if l := s.shared.Load(); l != nil && !l.dead.Load() {
+		return l, nil
+	}
+	l, err := s.openLane(false, !s.c.cfg.privateReply)
+	if err != nil {
+		return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
+	}
+	s.shared.Store(l)
+	return l, nil
+}
+
+// isolatedLane returns a lane for one call.
+func (s *session) isolatedLane() (*lane, error) {
+	for {
+		select {
+		case l := <-s.idle:
+			if l.dead.Load() {
+				continue
+			}
+			return l, nil
+		default:
+		}
+		l, err := s.openLane(true, !s.c.cfg.privateReply)
+		if err != nil {
+			return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
+		}
+		return l, nil
+	}
+}
+
+// releaseIsolated returns a lane whose call got its reply, or its return,
+// to the pool: nothing more can arrive on it for that call.
+func (s *session) releaseIsolated(l *lane) {
+	if l.dead.Load() {
+		return
+	}
+	select {
+	case s.idle <- l:
+	default:
+		s.closeLater(l)
+	}
+}
+
+// closeLater queues a lane to be closed by the closer goroutine.
+func (s *session) closeLater(l *lane) {
+	s.closeMu.Lock()
+	s.toClose = append(s.toClose, l)
+	s.closeMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) closer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.wake:
+		case <-s.ended:
+			// Lanes die with the connection; nothing is left to close.
+			return
+		}
+		s.closeMu.Lock()
+		lanes := s.toClose
+		s.toClose = nil
+		s.closeMu.Unlock()
+		for _, l := range lanes {
+			_ = l.ch.Close()
+		}
+	}
+}
+
+// laneError is the status for the calls of a lane that ended.
+func (s *session) laneError(cause *amqp.Error, isolated bool) error {
+	if s.c.isClosed() {
+		return errConnClosed
+	}
+	connLost := s.conn.IsClosed()
+	if cause == nil && !connLost {
+		// We closed it: an isolated lane abandoned by its call, or one
+		// whose reply consumer the broker cancelled.
+		return status.Error(codes.Unavailable, "amqptransport: request channel closed")
+	}
+	return channelError(cause, connLost, isolated)
+}
+
+// wait blocks until the session's connection is lost (returning why) or
+// closing is closed (returning nil), draining NotifyBlocked meanwhile.
+func (s *session) wait(closing <-chan struct{}) error {
+	for {
+		select {
+		case e, ok := <-s.closes:
+			if !ok || e == nil {
+				return errors.New("connection closed")
+			}
+			return e
+		case b, ok := <-s.blocks:
+			if !ok {
+				s.blocks = nil
+				continue
+			}
+			if b.Active {
+				reason := b.Reason
+				s.blocked.Store(&reason)
+			} else {
+				s.blocked.Store(nil)
+			}
+		case <-closing:
+			return nil
+		}
+	}
+}
+
+// shutdown closes the connection and waits for the session's goroutines.
+func (s *session) shutdown() {
+	_ = s.conn.CloseDeadline(time.Now().Add(5 * time.Second))
+	close(s.ended)
+	s.wg.Wait()
+}
+
+// supervise watches the current session and replaces it when it is lost.
+func (c *Conn) supervise(s *session) {
+	defer close(c.supervisor)
+	retries := 0
+	for {
+		started := time.Now()
+		lost := s.wait(c.closing)
+		c.mu.Lock()
+		c.sess.Store(nil)
+		c.ready = make(chan struct{})
+		if lost != nil {
+			c.lastErr = lost
+		}
+		c.mu.Unlock()
+		s.shutdown()
+		if lost == nil {
+			return // closing
+		}
+		if time.Since(started) > healthyAfter {
+			retries = 0
+		}
+		for {
+			// The first attempt after a healthy connection is immediate.
+			if retries > 0 && !sleep(backoffDelay(c.cfg.backoff, retries-1), c.closing) {
+				return
+			}
+			retries++
+			next, err := c.connect()
+			if err == nil {
+				s = next
+				break
+			}
+			if c.isClosed() {
+				return
+			}
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			s.shutdown()
+			return
+		}
+		c.sess.Store(s)
+		close(c.ready)
+		c.mu.Unlock()
+	}
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Close closes the connection and stops reconnecting. Calls in flight fail
+// with Canceled, as on a closing grpc.ClientConn; so do later ones. Close
+// returns once every goroutine of the Conn has ended.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		close(c.closing)
+		c.cancelDial()
+	})
+	<-c.supervisor
+	return nil
+}
+
+// session returns the live session. Without one, a call fails at once with
+// Unavailable, unless it was made with grpc.WaitForReady(true): then it
+// waits for the reconnect, as on grpc-go.
+func (c *Conn) session(ctx context.Context, waitForReady bool) (*session, error) {
+	for {
+		if s := c.sess.Load(); s != nil {
+			return s, nil
+		}
+		c.mu.Lock()
+		ready, lastErr, closed := c.ready, c.lastErr, c.closed
+		c.mu.Unlock()
+		if closed {
+			return nil, errConnClosed
+		}
+		if s := c.sess.Load(); s != nil {
+			return s, nil
+		}
+		if !waitForReady {
+			return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: not connected to the broker (reconnecting): %v", lastErr))
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, runtime.ContextError(ctx)
+		case <-c.closing:
+			return nil, errConnClosed
+		}
+	}
+}
+
+// waitForReady reads grpc.WaitForReady from a call's options.
+func waitForReady(opts []grpc.CallOption) bool {
+	wfr := false
+	for _, o := range opts {
+		if o, ok := o.(grpc.FailFastCallOption); ok {
+			wfr = !o.FailFast
+		}
+	}
+	return wfr
+}
+
+// Invoke performs a unary call: it publishes the request and waits for the
+// reply with the same correlation_id, the context's end, or the loss of the
+// channel that carries it, whichever comes first.
+func (c *Conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
+	ci := runtime.ReadCallOptions(opts)
+	header, trailer, err := c.invoke(ctx, m, req, reply, &ci, opts)
+	ci.Finish(Name, header, trailer, err)
+	return err
+}
+
+func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, ci *runtime.CallInfo, opts []grpc.CallOption) (header, trailer metadata.MD, err error) {
+	if m.Kind != runtime.Unary {
+		return nil, nil, status.Errorf(codes.Unimplemented, errStreaming, m.FullMethod, m.Kind)
+	}
+	if err := runtime.ContextError(ctx); err != nil {
+		return nil, nil, err
+	}
+	maxSend, maxRecv := c.cfg.maxSend, c.cfg.maxRecv
+	if ci.MaxSendMsgSize > 0 {
+		maxSend = ci.MaxSendMsgSize
+	}
+	if ci.MaxRecvMsgSize > 0 {
+		maxRecv = ci.MaxRecvMsgSize
+	}
+
+	bufp, _ := c.bufs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	defer c.bufs.Put(bufp)
+	body, err := c.cfg.codec.MarshalAppend((*bufp)[:0], req)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "amqptransport: encoding the request: %v", err)
+	}
+	*bufp = body
+	if len(body) > maxSend {
+		return nil, nil, status.Errorf(codes.ResourceExhausted, "amqptransport: request of %d bytes is larger than the limit of %d", len(body), maxSend)
+	}
+
+	pub := amqp.Publishing{ContentType: c.contentType, Type: m.FullMethod, Body: body}
+	if md, ok := metadata.FromOutgoingContext(ctx); ok {
+		if pub.Headers, err = putMetadata(nil, "", md); err != nil {
+			return nil, nil, err
+		}
+	}
+	exchange, key := "", serviceName(m.FullMethod)
+	if c.cfg.route != nil {
+		exchange, key = c.cfg.route(m)
+	}
+	isolated := exchange != "" || len(body) > c.cfg.isolateAbove
+
+	s, err := c.session(ctx, waitForReady(opts))
+	if err != nil {
+		return nil, nil, err
+	}
+	if reason := s.blocked.Load(); reason != nil {
+		return nil, nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: the broker is blocking publishers: %s", *reason))
+	}
+	if ci.Peer != nil {
+		ci.Peer.Addr = s.conn.RemoteAddr()
+		ci.Peer.LocalAddr = s.conn.LocalAddr()
+	}
+	pub.ReplyTo = s.replyTo
+
+	id := c.seq.Add(1)
+	pub.CorrelationId = strconv.FormatUint(id, 10)
+	pc := pendingPool.Get().(*pendingCall)
+	defer func() {
+		pc.lane = nil
+		pendingPool.Put(pc)
+	}()
+
+	var l *lane
+	for attempt := 0; ; attempt++ {
+		if isolated {
+			l, err = s.isolatedLane()
+		} else {
+			l, err = s.sharedLane()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pc.lane = l
+		if !s.pending.add(id, pc) {
+			// The lane died since we took it; a new one is opened below.
+			if attempt == 0 {
+				continue
+			}
+			return nil, nil, runtime.NotSent(status.Error(codes.Unavailable, "amqptransport: request channel closed"))
+		}
+		// The deadline is read as late as possible, so that expiration
+		// counts from the moment the request leaves.
+		if deadline, ok := ctx.Deadline(); ok {
+			exp, ms, ok := encodeDeadline(deadline, time.Now())
+			if !ok {
+				s.forget(id, pc)
+				if isolated {
+					s.releaseIsolated(l)
+				}
+				return nil, nil, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+			}
+			if pub.Headers == nil {
+				pub.Headers = make(amqp.Table, 1)
+			}
+			pub.Expiration = exp
+			pub.Headers[hdrDeadline] = ms
+		}
+		err = l.ch.Publish(exchange, key, true, false, pub)
+		if err == nil {
+			break
+		}
+		s.forget(id, pc)
+		if attempt == 0 && errors.Is(err, amqp.ErrClosed) && !s.conn.IsClosed() {
+			continue // the channel was closed under us, not sent: once more on a new one
+		}
+		return nil, nil, publishError(err)
+	}
+
+	var r result
+	select {
+	case r = <-pc.done:
+	case <-ctx.Done():
+		if s.pending.take(id) != nil {
+			if isolated {
+				// The request may still be refused later on this channel:
+				// it must carry no other call.
+				s.closeLater(l)
+			}
+			return nil, nil, runtime.ContextError(ctx)
+		}
+		r = <-pc.done // the reply came at the same time: take it
+	}
+	if isolated {
+		s.releaseIsolated(l)
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	return c.readReply(r.d, reply, maxRecv)
+}
+
+// forget unregisters a call that will not wait for its reply. If the call
+// is already gone from the table, a result is on its way to pc.done: it is
+// taken, so that pc goes back to its pool empty.
+func (s *session) forget(id uint64, pc *pendingCall) {
+	if s.pending.take(id) == nil {
+		<-pc.done
+	}
+}
+
+// readReply turns a reply delivery into the call's outcome.
+func (c *Conn) readReply(d amqp.Delivery, reply proto.Message, maxRecv int) (header, trailer metadata.MD, err error) {
+	header, trailer, err = readReply(d.Headers)
+	if err != nil {
+		return header, trailer, err
+	}
+	if len(d.Body) > maxRecv {
+		return header, trailer, status.Errorf(codes.ResourceExhausted, "amqptransport: reply of %d bytes is larger than the limit of %d", len(d.Body), maxRecv)
+	}
+	codec, err := c.codecs.forContentType(d.ContentType, c.cfg.codec)
+	if err != nil {
+		return header, trailer, status.Errorf(codes.Internal, "amqptransport: reply: %v", err)
+	}
+	if err := codec.Unmarshal(d.Body, reply); err != nil {
+		return header, trailer, status.Errorf(codes.Internal, "amqptransport: decoding the %s reply: %v", codec.Name(), err)
+	}
+	return header, trailer, nil
+}
+
+// NewStream fails with Unimplemented: AMQP request/reply carries unary
+// calls only. Use gRPC, HTTP (server streaming) or the in-process
+// transport for streaming methods; a fallback connection can route them.
+func (c *Conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	err := runtime.NotSent(status.Errorf(codes.Unimplemented, errStreaming, m.FullMethod, m.Kind))
+	ci := runtime.ReadCallOptions(opts)
+	ci.Finish(Name, nil, nil, err)
+	return nil, err
+}
