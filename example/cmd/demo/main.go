@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -56,6 +57,13 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "\n== %s (%s)\n", t.name, where)
 		err = calls(ctx, w, conn)
+		if err == nil && t.name == "http" {
+			// The same user over a REST route, as curl or a browser sees it.
+			base := where[strings.LastIndex(where, " ")+1:]
+			var got string
+			got, err = restGet(ctx, base+"/v1/users/u-1")
+			fmt.Fprintf(w, "GET %s/v1/users/u-1 = %s\n", base, got)
+		}
 		stop()
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +28,21 @@ func TestDemo(t *testing.T) {
 			continue
 		}
 		if strings.Contains(section, "skipped") {
+			if name == "amqp" && os.Getenv("SVCCLIENT_REQUIRE_AMQP") == "1" {
+				t.Errorf("amqp was skipped with SVCCLIENT_REQUIRE_AMQP=1: %s", strings.SplitN(section, "\n", 2)[0])
+			}
 			t.Logf("%s was skipped: %s", name, strings.SplitN(section, "\n", 2)[0])
 			continue
 		}
+		answeredBy := name
+		if name == "fallback" {
+			answeredBy = "http" // its gRPC connection leads nowhere
+		}
+		if name == "http" && !strings.Contains(section, `/v1/users/u-1 = 200 OK {"userId":"u-1","displayName":"Ada Lovelace"`) {
+			t.Errorf("http: the REST GET did not return the user:\n%s", section)
+		}
 		for _, want := range []string{
-			`Greeter.SayHello(svcclient) = "Hello, svcclient" (answered by ` + name + `)`,
+			`Greeter.SayHello(svcclient) = "Hello, svcclient" (answered by ` + answeredBy + `)`,
 			"UserService.CreateUser(Ada Lovelace) = u-1",
 			"UserService.GetUser(u-1) = Ada Lovelace <ada@example.com> [ROLE_ADMIN]",
 			"UserService.UpdateUser(email) = ada@analytical.engine",
