@@ -14,26 +14,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	benchv1 "github.com/svcclient/svcclient/bench/gen/bench/v1"
+	"github.com/svcclient/svcclient/internal/amqptest"
 )
 
-// amqpURL is the broker the AMQP benchmarks use.
-func amqpURL() string {
-	if u := os.Getenv("AMQP_URL"); u != "" {
-		return u
-	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
-}
-
-// dialBroker connects to the broker, or skips the benchmark saying how to
-// start one.
+// dialBroker connects to the broker the tests use (AMQP_URL), or skips the
+// benchmark saying how to start one.
 func dialBroker(b *testing.B) *amqp.Connection {
 	b.Helper()
-	conn, err := amqp.Dial(amqpURL())
+	conn, err := amqp.Dial(amqptest.URL(b))
 	if err != nil {
-		if os.Getenv("SVCCLIENT_REQUIRE_AMQP") == "1" {
-			b.Fatalf("no RabbitMQ at %s: %v", amqpURL(), err)
-		}
-		b.Skipf("no RabbitMQ at %s (%v): start one with `rabbitmq-server -detached` or set AMQP_URL", amqpURL(), err)
+		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = conn.Close() })
 	return conn

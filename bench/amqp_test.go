@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/svcclient/svcclient/bench/gen/bench/v1/benchv1svc"
+	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
 )
@@ -13,14 +14,14 @@ import (
 // svcAMQP serves Impl with our AMQP server on queue and returns our client.
 func svcAMQP(b *testing.B, queue string, serverOpts ...amqptransport.ServerOption) runtime.Conn {
 	b.Helper()
-	dialBroker(b).Close() // skips, saying how to start a broker, when there is none
+	url := amqptest.URL(b) // skips, saying how to start a broker, when there is none
 	srv := amqptransport.NewServer(serverOpts...)
 	srv.Register(benchv1svc.NewBenchServiceService(Impl{}), amqptransport.WithQueue(queue))
-	if err := srv.Start(amqpURL()); err != nil {
+	if err := srv.Start(url); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn, err := amqptransport.Dial(amqpURL(), amqptransport.WithRouting(func(*runtime.MethodDesc) (string, string) { return "", queue }))
+	conn, err := amqptransport.Dial(url, amqptransport.WithRouting(func(*runtime.MethodDesc) (string, string) { return "", queue }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func TestConnectGoClientAgainstHandler(t *testing.T) {
 	base := serveHTTP(t, httptransport.NewServeMux(
 		httptransport.NewHandler(helloworldsvc.NewGreeterService(conformance.Greeter{})),
 		httptransport.NewHandler(streamingv1svc.NewCounterServiceService(conformance.Counter{})),
-		httptransport.NewHandler(usersv1svc.NewUserServiceService(users{})),
+		httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})),
 	))
 	for name, opts := range map[string][]connect.ClientOption{
 		"proto":    nil,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,17 +12,14 @@ import (
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
 	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
+	"github.com/svcclient/svcclient/internal/conformance"
 	"github.com/svcclient/svcclient/interop/gen/helloworld/helloworldconnect"
 	"github.com/svcclient/svcclient/interop/gen/streaming/v1/streamingv1connect"
 	usersgw "github.com/svcclient/svcclient/interop/gen/users/v1"
@@ -58,129 +54,8 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	return "http://" + lis.Addr().String()
 }
 
-// users is one implementation of UserService, written against grpc-go's
-// interface so that grpc-go (behind grpc-gateway) and svcclient serve the
-// very same code. Each method answers with what it received:
-//
-//	GetUser      the id; "missing" is NotFound with an ErrorInfo
-//	ListUsers    the whole request as protojson in next_page_token
-//	CreateUser   the user, display name suffixed with "|" and the request id
-//	UpdateUser   the user, display name replaced by the update mask's paths
-//	DeleteUser   FailedPrecondition unless force
-//	UndeleteUser the id, display name set to the reason
-//	GetOrgUser   the name as the id
-//	GetProfile   a profile whose bio is the id, etag "v1"
-//	GetFile      the path
-//	PurgeCache   InvalidArgument without an id
-//	WatchUsers   max_events events cycling through user_ids; "fail" ends
-//	             the stream with FailedPrecondition after its event
-//
-// Every method echoes x-request-id into header x-echo and sets trailer
-// x-trailer: done.
-type users struct {
-	usersv1.UnimplementedUserServiceServer
-}
-
-func echo(ctx context.Context) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("x-request-id"); len(v) > 0 {
-		_ = grpc.SetHeader(ctx, metadata.Pairs("x-echo", v[0]))
-	}
-	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "done"))
-}
-
-func (users) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*usersv1.User, error) {
-	echo(ctx)
-	if in.GetUserId() == "missing" {
-		st, _ := status.New(codes.NotFound, "no user missing").WithDetails(&errdetails.ErrorInfo{Reason: "USER_UNKNOWN", Domain: "users.test"})
-		return nil, st.Err()
-	}
-	return &usersv1.User{UserId: in.GetUserId()}, nil
-}
-
-func (users) ListUsers(ctx context.Context, in *usersv1.ListUsersRequest) (*usersv1.ListUsersResponse, error) {
-	echo(ctx)
-	b, err := protojson.Marshal(in)
-	return &usersv1.ListUsersResponse{NextPageToken: string(b)}, err
-}
-
-func (users) CreateUser(ctx context.Context, in *usersv1.CreateUserRequest) (*usersv1.User, error) {
-	echo(ctx)
-	u := in.GetUser()
-	if u == nil {
-		u = &usersv1.User{}
-	}
-	u.DisplayName += "|" + in.GetRequestId()
-	return u, nil
-}
-
-func (users) UpdateUser(ctx context.Context, in *usersv1.UpdateUserRequest) (*usersv1.User, error) {
-	echo(ctx)
-	u := in.GetUser()
-	if u == nil {
-		u = &usersv1.User{}
-	}
-	u.DisplayName = strings.Join(in.GetUpdateMask().GetPaths(), ",")
-	return u, nil
-}
-
-func (users) DeleteUser(ctx context.Context, in *usersv1.DeleteUserRequest) (*emptypb.Empty, error) {
-	echo(ctx)
-	if !in.GetForce() {
-		return nil, status.Error(codes.FailedPrecondition, "set force to delete "+in.GetUserId())
-	}
-	return &emptypb.Empty{}, nil
-}
-
-func (users) UndeleteUser(ctx context.Context, in *usersv1.UndeleteUserRequest) (*usersv1.User, error) {
-	echo(ctx)
-	return &usersv1.User{UserId: in.GetUserId(), DisplayName: in.GetReason()}, nil
-}
-
-func (users) GetOrgUser(ctx context.Context, in *usersv1.GetOrgUserRequest) (*usersv1.User, error) {
-	echo(ctx)
-	return &usersv1.User{UserId: in.GetName()}, nil
-}
-
-func (users) GetProfile(ctx context.Context, in *usersv1.GetProfileRequest) (*usersv1.GetProfileResponse, error) {
-	echo(ctx)
-	return &usersv1.GetProfileResponse{Profile: &usersv1.Profile{Bio: in.GetUserId(), Location: "here"}, Etag: "v1"}, nil
-}
-
-func (users) GetFile(ctx context.Context, in *usersv1.GetFileRequest) (*usersv1.File, error) {
-	echo(ctx)
-	return &usersv1.File{Path: in.GetPath(), Content: []byte("content of " + in.GetPath())}, nil
-}
-
-func (users) PurgeCache(ctx context.Context, in *usersv1.PurgeCacheRequest) (*emptypb.Empty, error) {
-	echo(ctx)
-	if in.GetUserId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "user_id is required")
-	}
-	return &emptypb.Empty{}, nil
-}
-
-func (users) WatchUsers(in *usersv1.WatchUsersRequest, stream grpc.ServerStreamingServer[usersv1.UserEvent]) error {
-	echo(stream.Context())
-	ids := in.GetUserIds()
-	for i := range int(in.GetMaxEvents()) {
-		id := ""
-		if len(ids) > 0 {
-			id = ids[i%len(ids)]
-		}
-		if err := stream.Send(&usersv1.UserEvent{Kind: usersv1.UserEvent_KIND_UPDATED, User: &usersv1.User{UserId: id}}); err != nil {
-			return err
-		}
-		if id == "fail" {
-			return status.Error(codes.FailedPrecondition, "watch failed")
-		}
-	}
-	return nil
-}
-
-// svcclientServer serves users with svcclient's HTTP handler.
 func svcclientServer(t *testing.T) string {
-	return serveHTTP(t, httptransport.NewHandler(usersv1svc.NewUserServiceService(users{})))
+	return serveHTTP(t, httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
 }
 
 // gatewayServer serves users the grpc-gateway way: a grpc-go server on
@@ -189,7 +64,7 @@ func gatewayServer(t *testing.T, opts ...gwruntime.ServeMuxOption) string {
 	t.Helper()
 	lis := listen(t)
 	srv := grpc.NewServer()
-	usersv1.RegisterUserServiceServer(srv, users{})
+	usersv1.RegisterUserServiceServer(srv, conformance.EchoUsers{})
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -19,9 +19,9 @@ import (
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
+	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
-	"github.com/svcclient/svcclient/internal/amqptest"
 )
 
 func numGoroutine() int { return goruntime.NumGoroutine() }

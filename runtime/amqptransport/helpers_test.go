@@ -18,9 +18,9 @@ import (
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
+	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
-	"github.com/svcclient/svcclient/internal/amqptest"
 )
 
 // greeter is the service the tests call. The request's name picks what it

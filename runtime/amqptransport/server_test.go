@@ -19,9 +19,9 @@ import (
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
+	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
-	"github.com/svcclient/svcclient/internal/amqptest"
 )
 
 // rawClient calls a server the way a minimal client in any language does:

@@ -12,6 +12,7 @@ import (
 
 	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
+	"github.com/svcclient/svcclient/example/service"
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
 
@@ -23,7 +24,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	srv := &http.Server{Handler: httptransport.NewHandler(usersv1svc.NewUserServiceService(users{}))}
+	srv := &http.Server{Handler: httptransport.NewHandler(usersv1svc.NewUserServiceService(service.NewUsers()))}
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Close()
 
@@ -32,15 +33,19 @@ func Example() {
 		panic(err)
 	}
 	client := usersv1svc.NewUserServiceClient(conn)
-	user, err := client.GetUser(context.Background(), &usersv1.GetUserRequest{UserId: "ada/lovelace"})
+	ctx := context.Background()
+	if _, err := client.CreateUser(ctx, &usersv1.CreateUserRequest{User: &usersv1.User{UserId: "ada/lovelace", DisplayName: "Ada"}}); err != nil {
+		panic(err)
+	}
+	user, err := client.GetUser(ctx, &usersv1.GetUserRequest{UserId: "ada/lovelace"})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(user.GetUserId())
+	fmt.Println(user.GetUserId(), user.GetDisplayName())
 	_, err = client.GetUser(context.Background(), &usersv1.GetUserRequest{UserId: "missing"})
 	fmt.Println(status.Code(err))
 	// Output:
-	// ada/lovelace
+	// ada/lovelace Ada
 	// NotFound
 }
 
@@ -50,7 +55,11 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	srv := &http.Server{Handler: httptransport.NewHandler(usersv1svc.NewUserServiceService(users{}))}
+	users := service.NewUsers()
+	if _, err := users.CreateUser(context.Background(), &usersv1.CreateUserRequest{User: &usersv1.User{UserId: "ada", DisplayName: "Ada"}}); err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: httptransport.NewHandler(usersv1svc.NewUserServiceService(users))}
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Close()
 
@@ -67,7 +76,7 @@ func ExampleNewHandler() {
 	if err := protojson.Unmarshal(body, &user); err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"), user.GetUserId())
+	fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"), user.GetUserId(), user.GetDisplayName())
 	// Output:
-	// 200 application/json orgs/acme/users/ada
+	// 200 application/json ada Ada
 }

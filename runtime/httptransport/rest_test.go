@@ -25,6 +25,7 @@ import (
 
 	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
+	"github.com/svcclient/svcclient/internal/conformance"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
@@ -36,7 +37,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 func usersServer(t *testing.T, opts ...httptransport.HandlerOption) string {
-	return serve(t, opts, usersv1svc.NewUserServiceService(users{}))
+	return serve(t, opts, usersv1svc.NewUserServiceService(conformance.EchoUsers{}))
 }
 
 func usersClient(t *testing.T, baseURL string, opts ...httptransport.ClientOption) usersv1svc.UserServiceClient {

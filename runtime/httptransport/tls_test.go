@@ -11,12 +11,13 @@ import (
 
 	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
+	"github.com/svcclient/svcclient/internal/conformance"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
 
 func TestTLS(t *testing.T) {
-	srv := httptest.NewUnstartedServer(httptransport.NewHandler(usersv1svc.NewUserServiceService(users{})))
+	srv := httptest.NewUnstartedServer(httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -1,4 +1,4 @@
-package httptransport_test
+package conformance
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
 )
 
-// users answers every UserService method with what it received, so that
+// EchoUsers answers every UserService method with what it received, so that
 // tests can check that a request crossed the wire intact:
 //
 //	GetUser      the user id; "missing" is NotFound with an ErrorInfo, "panic" panics
@@ -32,11 +32,16 @@ import (
 //
 // Every method echoes x-request-id into the header and sets trailer
 // x-trailer: done.
-type users struct {
-	usersv1svc.UnimplementedUserServiceServer
+type EchoUsers struct {
+	// grpc-go's Unimplemented type, so that grpc-go and grpc-gateway
+	// serve it too.
+	usersv1.UnimplementedUserServiceServer
 }
 
-var _ usersv1svc.UserServiceServer = users{}
+var (
+	_ usersv1svc.UserServiceServer = EchoUsers{}
+	_ usersv1.UserServiceServer    = EchoUsers{}
+)
 
 func echoMetadata(ctx context.Context) {
 	md, _ := metadata.FromIncomingContext(ctx)
@@ -46,7 +51,7 @@ func echoMetadata(ctx context.Context) {
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "done"))
 }
 
-func (users) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*usersv1.User, error) {
+func (EchoUsers) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*usersv1.User, error) {
 	echoMetadata(ctx)
 	switch in.GetUserId() {
 	case "missing":
@@ -61,7 +66,7 @@ func (users) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*usersv1.
 	return &usersv1.User{UserId: in.GetUserId()}, nil
 }
 
-func (users) ListUsers(ctx context.Context, in *usersv1.ListUsersRequest) (*usersv1.ListUsersResponse, error) {
+func (EchoUsers) ListUsers(ctx context.Context, in *usersv1.ListUsersRequest) (*usersv1.ListUsersResponse, error) {
 	echoMetadata(ctx)
 	b, err := protojson.Marshal(in)
 	if err != nil {
@@ -70,7 +75,7 @@ func (users) ListUsers(ctx context.Context, in *usersv1.ListUsersRequest) (*user
 	return &usersv1.ListUsersResponse{NextPageToken: string(b)}, nil
 }
 
-func (users) CreateUser(ctx context.Context, in *usersv1.CreateUserRequest) (*usersv1.User, error) {
+func (EchoUsers) CreateUser(ctx context.Context, in *usersv1.CreateUserRequest) (*usersv1.User, error) {
 	echoMetadata(ctx)
 	u := in.GetUser()
 	if u == nil {
@@ -80,7 +85,7 @@ func (users) CreateUser(ctx context.Context, in *usersv1.CreateUserRequest) (*us
 	return u, nil
 }
 
-func (users) UpdateUser(ctx context.Context, in *usersv1.UpdateUserRequest) (*usersv1.User, error) {
+func (EchoUsers) UpdateUser(ctx context.Context, in *usersv1.UpdateUserRequest) (*usersv1.User, error) {
 	echoMetadata(ctx)
 	u := in.GetUser()
 	if u == nil {
@@ -90,7 +95,7 @@ func (users) UpdateUser(ctx context.Context, in *usersv1.UpdateUserRequest) (*us
 	return u, nil
 }
 
-func (users) DeleteUser(ctx context.Context, in *usersv1.DeleteUserRequest) (*emptypb.Empty, error) {
+func (EchoUsers) DeleteUser(ctx context.Context, in *usersv1.DeleteUserRequest) (*emptypb.Empty, error) {
 	echoMetadata(ctx)
 	if !in.GetForce() {
 		return nil, status.Error(codes.FailedPrecondition, "set force to delete "+in.GetUserId())
@@ -98,27 +103,27 @@ func (users) DeleteUser(ctx context.Context, in *usersv1.DeleteUserRequest) (*em
 	return &emptypb.Empty{}, nil
 }
 
-func (users) UndeleteUser(ctx context.Context, in *usersv1.UndeleteUserRequest) (*usersv1.User, error) {
+func (EchoUsers) UndeleteUser(ctx context.Context, in *usersv1.UndeleteUserRequest) (*usersv1.User, error) {
 	echoMetadata(ctx)
 	return &usersv1.User{UserId: in.GetUserId(), DisplayName: in.GetReason()}, nil
 }
 
-func (users) GetOrgUser(ctx context.Context, in *usersv1.GetOrgUserRequest) (*usersv1.User, error) {
+func (EchoUsers) GetOrgUser(ctx context.Context, in *usersv1.GetOrgUserRequest) (*usersv1.User, error) {
 	echoMetadata(ctx)
 	return &usersv1.User{UserId: in.GetName()}, nil
 }
 
-func (users) GetProfile(ctx context.Context, in *usersv1.GetProfileRequest) (*usersv1.GetProfileResponse, error) {
+func (EchoUsers) GetProfile(ctx context.Context, in *usersv1.GetProfileRequest) (*usersv1.GetProfileResponse, error) {
 	echoMetadata(ctx)
 	return &usersv1.GetProfileResponse{Profile: &usersv1.Profile{Bio: in.GetUserId(), Location: "here"}, Etag: "v1"}, nil
 }
 
-func (users) GetFile(ctx context.Context, in *usersv1.GetFileRequest) (*usersv1.File, error) {
+func (EchoUsers) GetFile(ctx context.Context, in *usersv1.GetFileRequest) (*usersv1.File, error) {
 	echoMetadata(ctx)
 	return &usersv1.File{Path: in.GetPath(), Content: []byte("content of " + in.GetPath())}, nil
 }
 
-func (users) PurgeCache(ctx context.Context, in *usersv1.PurgeCacheRequest) (*emptypb.Empty, error) {
+func (EchoUsers) PurgeCache(ctx context.Context, in *usersv1.PurgeCacheRequest) (*emptypb.Empty, error) {
 	echoMetadata(ctx)
 	if in.GetUserId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "user_id is required")
@@ -126,7 +131,7 @@ func (users) PurgeCache(ctx context.Context, in *usersv1.PurgeCacheRequest) (*em
 	return &emptypb.Empty{}, nil
 }
 
-func (users) WatchUsers(in *usersv1.WatchUsersRequest, stream grpc.ServerStreamingServer[usersv1.UserEvent]) error {
+func (EchoUsers) WatchUsers(in *usersv1.WatchUsersRequest, stream grpc.ServerStreamingServer[usersv1.UserEvent]) error {
 	echoMetadata(stream.Context())
 	ids := in.GetUserIds()
 	for i := range int(in.GetMaxEvents()) {
