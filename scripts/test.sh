@@ -50,12 +50,12 @@ else
   echo "skipped: protoc is not installed (apt-get install protobuf-compiler)"
 fi
 
-step "tests with the race detector (${modules[*]})"
-for m in "${modules[@]}"; do
-  (cd "$m" && go test -race -count=1 ./...)
-done
-
 if [ -d bench ]; then
   step "benchmarks, once each, so they cannot rot (timings are not checked here)"
   (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
 fi
+
+step "tests with the race detector (${modules[*]})"
+for m in "${modules[@]}"; do
+  (cd "$m" && go test -race -count=1 ./...)
+done
