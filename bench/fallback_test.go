@@ -34,6 +34,7 @@ func BenchmarkFallback(b *testing.B) {
 			{"fallback-grpc-http", runtime.NewFallbackConn(grpcConn, httpConn)},
 		} {
 			client := benchv1svc.NewBenchServiceClient(c.conn)
+			warmUp(b, func(ctx context.Context) error { _, err := client.Echo(ctx, req); return err })
 			b.Run("size="+size.Name+"/conn="+c.name, func(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()

@@ -56,6 +56,7 @@ func BenchmarkGRPCUnary(b *testing.B) {
 	for _, size := range Sizes {
 		req := Message(size.Bytes)
 		for _, c := range grpcClients(cc) {
+			warmUp(b, func(ctx context.Context) error { _, err := c.client.Echo(ctx, req); return err })
 			b.Run("size="+size.Name+"/client="+c.name, func(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()

@@ -87,6 +87,11 @@ func BenchmarkHTTPDefaultRoute(b *testing.B) {
 				{"svcclient", svcEcho(benchv1svc.NewBenchServiceClient(svcHTTPConn(b, base, codec.ours)))},
 				{"connect-go", connectEcho(benchv1connect.NewBenchServiceClient(httpClient(), base, codec.connect...))},
 			}
+			// Warm both clients and the server (connections, pools) first,
+			// so that neither pays for going first.
+			for _, c := range clients {
+				warmUp(b, func(ctx context.Context) error { _, err := c.echo(ctx, req); return err })
+			}
 			for _, c := range clients {
 				b.Run(fmt.Sprintf("size=%s/codec=%s/client=%s", size.Name, codec.name, c.name), func(b *testing.B) {
 					ctx := context.Background()
@@ -188,6 +193,8 @@ func BenchmarkHTTPREST(b *testing.B) {
 				}},
 			{"net-http", peer.GetItem, peer.PutItem},
 		} {
+			warmUp(b, func(ctx context.Context) error { _, err := c.get(ctx, get); return err })
+			warmUp(b, func(ctx context.Context) error { _, err := c.put(ctx, put); return err })
 			b.Run(fmt.Sprintf("route=GET/size=%s/client=%s", size.Name, c.name), func(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()

@@ -61,12 +61,12 @@ func canFallBack(ctx context.Context, m *MethodDesc, err error) bool {
 	return false
 }
 
-// attemptOptions returns opts for one attempt: without the caller's
-// OnFinish callbacks, which the fallback runs once itself, and with a fresh
-// grpc.Peer option, which lets the gRPC transport tell a call that never
-// reached a connection (its Peer stays empty) from one that did.
-func attemptOptions(opts []grpc.CallOption) (attempt []grpc.CallOption, onFinish []func(error)) {
-	attempt = make([]grpc.CallOption, 0, len(opts)+1)
+// attemptOptions appends to dst the options for one attempt: the caller's
+// without their OnFinish callbacks, which the fallback runs once itself, and
+// a grpc.Peer option writing to p, which lets the gRPC transport tell a call
+// that never reached a connection (its Peer stays empty) from one that did.
+func attemptOptions(dst, opts []grpc.CallOption, p *peer.Peer) (attempt []grpc.CallOption, onFinish []func(error)) {
+	attempt = dst
 	for _, o := range opts {
 		if f, ok := o.(grpc.OnFinishCallOption); ok {
 			onFinish = append(onFinish, f.OnFinish)
@@ -74,22 +74,35 @@ func attemptOptions(opts []grpc.CallOption) (attempt []grpc.CallOption, onFinish
 		}
 		attempt = append(attempt, o)
 	}
-	return append(attempt, grpc.Peer(new(peer.Peer))), onFinish
+	return append(attempt, grpc.Peer(p)), onFinish
 }
 
+// unaryAttempt holds what Invoke passes to each attempt. It is pooled:
+// every transport is done with a unary call's options and grpc.Peer when
+// Invoke returns, so a healthy first transport costs no allocation here.
+// (Streams fill grpc.Peer when they end, so they do not use it.)
+type unaryAttempt struct {
+	opts []grpc.CallOption
+	peer peer.Peer
+}
+
+var unaryAttempts = sync.Pool{New: func() any { return new(unaryAttempt) }}
+
 func (c *fallbackConn) Invoke(ctx context.Context, m *MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	attempt, onFinish := attemptOptions(opts)
-	peerAt := len(attempt) - 1
+	a := unaryAttempts.Get().(*unaryAttempt)
+	var onFinish []func(error)
+	a.opts, onFinish = attemptOptions(a.opts, opts, &a.peer)
 	var err error
 	for i, conn := range c.conns {
-		if i > 0 {
-			attempt[peerAt] = grpc.Peer(new(peer.Peer))
-		}
-		err = conn.Invoke(ctx, m, req, reply, attempt...)
+		a.peer = peer.Peer{} // a fresh Peer tells each attempt's gRPC transport whether it sent
+		err = conn.Invoke(ctx, m, req, reply, a.opts...)
 		if err == nil || i == len(c.conns)-1 || !canFallBack(ctx, m, err) {
 			break
 		}
 	}
+	clear(a.opts) // drop the caller's options before the next call sees them
+	a.opts, a.peer = a.opts[:0], peer.Peer{}
+	unaryAttempts.Put(a)
 	if len(c.conns) == 0 {
 		err = NotSent(status.Errorf(codes.Unavailable, "%s: the fallback connection has no transports", m.FullMethod))
 	}
@@ -101,7 +114,7 @@ func (c *fallbackConn) Invoke(ctx context.Context, m *MethodDesc, req, reply pro
 
 func (c *fallbackConn) NewStream(ctx context.Context, m *MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	s := &fallbackStream{conns: c.conns, ctx: ctx, method: m}
-	s.opts, s.onFinish = attemptOptions(opts)
+	s.opts, s.onFinish = attemptOptions(make([]grpc.CallOption, 0, len(opts)+1), opts, new(peer.Peer))
 	if len(c.conns) == 0 {
 		err := NotSent(status.Errorf(codes.Unavailable, "%s: the fallback connection has no transports", m.FullMethod))
 		s.finish(err)
