@@ -46,10 +46,11 @@ func BenchmarkAMQP(b *testing.B) {
 				})
 			})
 			b.Run(fmt.Sprintf("size=%s/inflight=%d/client=raw-amqp091", size.Name, n), func(b *testing.B) {
-				conn := dialBroker(b)
+				// A connection each, as our server and client have, and as
+				// two processes would.
 				queue := benchQueue("raw")
-				rawServer(b, conn, queue, max(n, 1))
-				client := newRawClient(b, conn, queue)
+				rawServer(b, dialBroker(b), queue, max(n, 1))
+				client := newRawClient(b, dialBroker(b), queue)
 				b.ReportAllocs()
 				Load(b, n, func(ctx context.Context) error {
 					_, err := client.Echo(ctx, req)
@@ -75,6 +76,22 @@ func BenchmarkAMQPPrefetch(b *testing.B) {
 				opts = append(opts, amqptransport.WithPrefetch(prefetch))
 			}
 			client := benchv1svc.NewBenchServiceClient(svcAMQP(b, benchQueue("prefetch"), opts...))
+			Load(b, 64, func(ctx context.Context) error {
+				_, err := client.Echo(ctx, req)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkAMQPServerConcurrency: 64 calls in flight against servers
+// running 1, 8 and 64 (the default) handlers at once. With a cheap handler
+// the figures should match: what the worker pool costs is the difference.
+func BenchmarkAMQPServerConcurrency(b *testing.B) {
+	req := Message(100)
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("concurrency=%d", n), func(b *testing.B) {
+			client := benchv1svc.NewBenchServiceClient(svcAMQP(b, benchQueue("concurrency"), amqptransport.WithConcurrency(n), amqptransport.WithPrefetch(64)))
 			Load(b, 64, func(ctx context.Context) error {
 				_, err := client.Echo(ctx, req)
 				return err
