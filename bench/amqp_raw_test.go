@@ -43,7 +43,9 @@ func rawServer(b *testing.B, conn *amqp.Connection, queue string, prefetch int) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ch.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+	// Declared as our server declares its queues (durable, auto-delete), so
+	// that the broker does the same work for both.
+	if _, err := ch.QueueDeclare(queue, true, true, false, false, nil); err != nil {
 		b.Fatal(err)
 	}
 	if err := ch.Qos(prefetch, 0, false); err != nil {

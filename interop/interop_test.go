@@ -19,11 +19,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -117,12 +115,12 @@ func TestClientAgainstConnectGo(t *testing.T) {
 			wantCode(t, err, codes.InvalidArgument)
 
 			// An annotated method on its Connect route, with every kind of field.
-			list := fullListRequest()
+			list := conformance.FullListUsersRequest()
 			lr, err := usersv1svc.NewUserServiceClient(conn).ListUsers(ctx, list)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEcho(t, lr, list)
+			conformance.CheckListEcho(t, lr, list)
 		})
 	}
 }
@@ -182,12 +180,12 @@ func TestConnectGoClientAgainstHandler(t *testing.T) {
 			if err != nil || u.Msg.GetUserId() != "a/b?c" {
 				t.Errorf("GetUser = %v, %v", u, err)
 			}
-			list := fullListRequest()
+			list := conformance.FullListUsersRequest()
 			lr, err := users.ListUsers(ctx, connect.NewRequest(list))
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEcho(t, lr.Msg, list)
+			conformance.CheckListEcho(t, lr.Msg, list)
 
 			counter := streamingv1connect.NewCounterServiceClient(http.DefaultClient, base, opts...)
 			stream, err := counter.Count(ctx, connect.NewRequest(&streamingv1.CountRequest{To: 4}))
@@ -219,39 +217,6 @@ func TestConnectGoClientAgainstHandler(t *testing.T) {
 				t.Errorf("client streaming over HTTP: %v, want unimplemented", err)
 			}
 		})
-	}
-}
-
-// fullListRequest sets every field of ListUsersRequest, each of a kind the
-// query string must carry.
-func fullListRequest() *usersv1.ListUsersRequest {
-	team := ""
-	return &usersv1.ListUsersRequest{
-		PageSize:       25,
-		PageToken:      "tok en/&=?#%+",
-		Filter:         &usersv1.Filter{EmailDomain: "example.com", Role: usersv1.Role_ROLE_WRITER},
-		Roles:          []usersv1.Role{usersv1.Role_ROLE_READER, usersv1.Role_ROLE_ADMIN},
-		UserIds:        []string{"a", "b c", "ü"},
-		CreatedAfter:   timestamppb.New(time.Date(2024, 2, 29, 12, 30, 45, 123456789, time.UTC)),
-		MaxAge:         durationpb.New(90*time.Minute + 500*time.Millisecond),
-		ReadMask:       &fieldmaskpb.FieldMask{Paths: []string{"display_name", "email"}},
-		MinRoles:       wrapperspb.Int32(0),
-		NamePrefix:     wrapperspb.String("ad a"),
-		IncludeDeleted: true,
-		MinScore:       -2.5e-3,
-		Cursor:         []byte{0, 1, 0xfb, 0xff, '?'},
-		Team:           &team,
-	}
-}
-
-func checkEcho(t *testing.T, resp *usersv1.ListUsersResponse, want *usersv1.ListUsersRequest) {
-	t.Helper()
-	got := new(usersv1.ListUsersRequest)
-	if err := protojson.Unmarshal([]byte(resp.GetNextPageToken()), got); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(got, want) {
-		t.Errorf("the server decoded\n%v\nwant\n%v", got, want)
 	}
 }
 
@@ -294,12 +259,12 @@ func testREST(t *testing.T, client usersv1svc.UserServiceClient, slashInSegment 
 		u, err := client.GetUser(ctx, &usersv1.GetUserRequest{UserId: id})
 		check("GetUser "+id, u, &usersv1.User{UserId: id}, err)
 	}
-	list := fullListRequest()
+	list := conformance.FullListUsersRequest()
 	lr, err := client.ListUsers(ctx, list)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkEcho(t, lr, list)
+	conformance.CheckListEcho(t, lr, list)
 	u, err := client.CreateUser(ctx, &usersv1.CreateUserRequest{User: &usersv1.User{DisplayName: "Ada", Roles: []usersv1.Role{usersv1.Role_ROLE_ADMIN}, CreateTime: timestamppb.New(time.Unix(1e9, 0))}, RequestId: "r1"})
 	check("CreateUser", u, &usersv1.User{DisplayName: "Ada|r1", Roles: []usersv1.Role{usersv1.Role_ROLE_ADMIN}, CreateTime: timestamppb.New(time.Unix(1e9, 0))}, err)
 	u, err = client.UpdateUser(ctx, &usersv1.UpdateUserRequest{User: &usersv1.User{UserId: "u1", Email: "a@b"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email", "profile.bio"}}})

@@ -3,6 +3,8 @@ package conformance
 import (
 	"context"
 	"strings"
+	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -10,7 +12,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
 	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
@@ -147,4 +154,40 @@ func (EchoUsers) WatchUsers(in *usersv1.WatchUsersRequest, stream grpc.ServerStr
 		}
 	}
 	return nil
+}
+
+// FullListUsersRequest sets every field of ListUsersRequest, each of a kind
+// a query string must carry: nested, repeated, enums, well-known types,
+// bytes, optional, and values that need escaping.
+func FullListUsersRequest() *usersv1.ListUsersRequest {
+	team := ""
+	return &usersv1.ListUsersRequest{
+		PageSize:       25,
+		PageToken:      "tok en/&=?#%+",
+		Filter:         &usersv1.Filter{EmailDomain: "example.com", Role: usersv1.Role_ROLE_WRITER},
+		Roles:          []usersv1.Role{usersv1.Role_ROLE_READER, usersv1.Role_ROLE_ADMIN},
+		UserIds:        []string{"a", "b c", "ü"},
+		CreatedAfter:   timestamppb.New(time.Date(2024, 2, 29, 12, 30, 45, 123456789, time.UTC)),
+		MaxAge:         durationpb.New(90*time.Minute + 500*time.Millisecond),
+		ReadMask:       &fieldmaskpb.FieldMask{Paths: []string{"display_name", "email"}},
+		MinRoles:       wrapperspb.Int32(0),
+		NamePrefix:     wrapperspb.String("ad a"),
+		IncludeDeleted: true,
+		MinScore:       -2.5e-3,
+		Cursor:         []byte{0, 1, 0xfb, 0xff, '?'},
+		Team:           &team,
+	}
+}
+
+// CheckListEcho checks that EchoUsers.ListUsers decoded want: it returns
+// the request it received as protojson in next_page_token.
+func CheckListEcho(t testing.TB, resp *usersv1.ListUsersResponse, want *usersv1.ListUsersRequest) {
+	t.Helper()
+	got := new(usersv1.ListUsersRequest)
+	if err := protojson.Unmarshal([]byte(resp.GetNextPageToken()), got); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("the server decoded\n%v\nwant\n%v", got, want)
+	}
 }
