@@ -6,8 +6,8 @@
 #
 # Needs RabbitMQ at AMQP_URL for the AMQP rows (they are skipped without it).
 set -euo pipefail
+out=$(realpath -m "${1:-$(dirname "$0")/results.txt}")
 cd "$(dirname "$0")"
-out=$(realpath -m "${1:-results.txt}")
 if [ ! -s "$out" ]; then
   # The AMQP rows run a fixed 5,000 calls: the broker shares the machine,
   # and b.N's short calibration runs each declare and delete a queue.
