@@ -9,7 +9,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
+	"github.com/svcclient/svcclient/example/service"
 )
 
 // Greeter answers SayHello, with behaviours chosen by the request's name so
@@ -81,8 +81,11 @@ func first(md metadata.MD, key string) string {
 	return ""
 }
 
-// Counter implements every streaming kind.
-type Counter struct{}
+// Counter implements every streaming kind: Sum and Echo as the example
+// implementation does, Count with a header, a trailer and a failure mode.
+type Counter struct {
+	service.Counter
+}
 
 // Count sends 1..to; a negative to is InvalidArgument after sending a
 // header, so errors after the stream started are tested too.
@@ -103,36 +106,4 @@ func (Counter) Count(in *streamingv1.CountRequest, stream grpc.ServerStreamingSe
 	}
 	stream.SetTrailer(metadata.Pairs("x-counted", fmt.Sprint(in.GetTo())))
 	return nil
-}
-
-// Sum adds the numbers sent until the client closes.
-func (Counter) Sum(stream grpc.ClientStreamingServer[streamingv1.SumRequest, streamingv1.SumResponse]) error {
-	var total, count int64
-	for {
-		in, err := stream.Recv()
-		if err == io.EOF {
-			return stream.SendAndClose(&streamingv1.SumResponse{Total: total, Count: count})
-		}
-		if err != nil {
-			return err
-		}
-		total += in.GetNumber()
-		count++
-	}
-}
-
-// Echo answers each message with its text and sequence number.
-func (Counter) Echo(stream grpc.BidiStreamingServer[streamingv1.EchoRequest, streamingv1.EchoResponse]) error {
-	for seq := int64(1); ; seq++ {
-		in, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(&streamingv1.EchoResponse{Text: in.GetText(), Sequence: seq}); err != nil {
-			return err
-		}
-	}
 }
