@@ -15,6 +15,7 @@ import (
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
+	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
 	"github.com/svcclient/svcclient/example/service"
 	"github.com/svcclient/svcclient/runtime"
 )
@@ -201,5 +202,33 @@ func TestInProcessCopiesMessages(t *testing.T) {
 	req.Name = "changed"
 	if reply.GetMessage() != "Hello, Ada" {
 		t.Errorf("reply changed with the request: %q", reply.GetMessage())
+	}
+}
+
+// TestHandleUnaryFindsEveryMethod checks that a service finds each of its
+// methods, and answers a descriptor that is not one of them with Internal.
+func TestHandleUnaryFindsEveryMethod(t *testing.T) {
+	svc := usersv1svc.NewUserServiceService(service.NewUsers())
+	desc := svc.Desc()
+	for i := range desc.Methods {
+		m := &desc.Methods[i]
+		if m.Kind != runtime.Unary {
+			continue
+		}
+		_, err := svc.HandleUnary(context.Background(), m, m.NewRequest())
+		// Each method answers with a reply or an error of its own
+		// (NotFound, InvalidArgument...). Dispatching to another method's
+		// handler would fail its type assertion: Internal.
+		if status.Code(err) == codes.Internal {
+			t.Errorf("%s dispatched wrongly: %v", m.Name, err)
+		}
+	}
+	saved := runtime.PanicLogger
+	runtime.PanicLogger = func(string, any, []byte) {}
+	defer func() { runtime.PanicLogger = saved }()
+	foreign := &helloworldsvc.Greeter_ServiceDesc.Methods[0]
+	_, err := svc.HandleUnary(context.Background(), foreign, foreign.NewRequest())
+	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "is not part of service") {
+		t.Errorf("a foreign descriptor gave %v, want Internal naming it", err)
 	}
 }
