@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/svcclient/svcclient/bench/gen/bench/v1/benchv1svc"
 	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime"
@@ -12,7 +14,7 @@ import (
 )
 
 // svcAMQP serves Impl with our AMQP server on queue and returns our client.
-func svcAMQP(b *testing.B, queue string, serverOpts ...amqptransport.ServerOption) runtime.Conn {
+func svcAMQP(b *testing.B, queue string, serverOpts ...amqptransport.ServerOption) grpc.ClientConnInterface {
 	b.Helper()
 	url := amqptest.URL(b) // skips, saying how to start a broker, when there is none
 	srv := amqptransport.NewServer(serverOpts...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/svcclient/svcclient/bench/gen/bench/v1/benchv1svc"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/grpctransport"
@@ -11,10 +13,10 @@ import (
 
 func init() {
 	moreLoadTransports = append(moreLoadTransports,
-		loadTransport{"http", func(b *testing.B) runtime.Conn {
+		loadTransport{"http", func(b *testing.B) grpc.ClientConnInterface {
 			return svcHTTPConn(b, startHTTP(b, svcHandler()), runtime.ProtoCodec{})
 		}},
-		loadTransport{"amqp", func(b *testing.B) runtime.Conn { return svcAMQP(b, benchQueue("load")) }},
+		loadTransport{"amqp", func(b *testing.B) grpc.ClientConnInterface { return svcAMQP(b, benchQueue("load")) }},
 	)
 }
 
@@ -28,7 +30,7 @@ func BenchmarkFallback(b *testing.B) {
 		req := Message(size.Bytes)
 		for _, c := range []struct {
 			name string
-			conn runtime.Conn
+			conn grpc.ClientConnInterface
 		}{
 			{"grpc", grpcConn},
 			{"fallback-grpc-http", runtime.NewFallbackConn(grpcConn, httpConn)},

@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	benchv1 "github.com/svcclient/svcclient/bench/gen/bench/v1"
@@ -56,7 +57,7 @@ func gatewayHandler(b *testing.B) http.Handler {
 	return mux
 }
 
-func svcHTTPConn(b *testing.B, base string, codec runtime.Codec) runtime.Conn {
+func svcHTTPConn(b *testing.B, base string, codec runtime.Codec) grpc.ClientConnInterface {
 	b.Helper()
 	conn, err := httptransport.NewConn(base, httptransport.WithHTTPClient(httpClient()), httptransport.WithCodec(codec))
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/svcclient/svcclient/bench/gen/bench/v1/benchv1svc"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/grpctransport"
@@ -14,13 +16,13 @@ import (
 // serving Impl.
 type loadTransport struct {
 	name string
-	conn func(b *testing.B) runtime.Conn
+	conn func(b *testing.B) grpc.ClientConnInterface
 }
 
 func loadTransports() []loadTransport {
 	return append([]loadTransport{
-		{"grpc", func(b *testing.B) runtime.Conn { return grpctransport.NewConn(grpcServer(b)) }},
-		{"inprocess", func(b *testing.B) runtime.Conn {
+		{"grpc", func(b *testing.B) grpc.ClientConnInterface { return grpctransport.NewConn(grpcServer(b)) }},
+		{"inprocess", func(b *testing.B) grpc.ClientConnInterface {
 			return runtime.NewInProcessConn(benchv1svc.NewBenchServiceService(Impl{}))
 		}},
 	}, moreLoadTransports...)

@@ -18,13 +18,14 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
-	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/templates"
 )
 
 // Version is the generator's version, printed by --version and in the header
-// of every generated file. It moves with the runtime it generates code for.
-const Version = runtime.Version
+// of every generated file. It moves with the runtime it generates code for
+// (runtime.Version; a test keeps the two equal). It is written out rather
+// than imported so that the plugin links nothing of the runtime.
+const Version = "0.2.0"
 
 // SupportedFeatures, SupportedEditionsMinimum and SupportedEditionsMaximum
 // are what the plugin declares to protoc, as protoc-gen-go declares them.
@@ -149,7 +150,6 @@ var (
 	grpcPackage    = protogen.GoImportPath("google.golang.org/grpc")
 	codesPackage   = protogen.GoImportPath("google.golang.org/grpc/codes")
 	statusPackage  = protogen.GoImportPath("google.golang.org/grpc/status")
-	protoPackage   = protogen.GoImportPath("google.golang.org/protobuf/proto")
 	runtimePackage = protogen.GoImportPath("github.com/svcclient/svcclient/runtime")
 )
 
@@ -165,7 +165,6 @@ func importFuncs(g *protogen.GeneratedFile) template.FuncMap {
 		"grpc":    pkg(grpcPackage),
 		"codes":   pkg(codesPackage),
 		"status":  pkg(statusPackage),
-		"proto":   pkg(protoPackage),
 		"runtime": pkg(runtimePackage),
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/svcclient/svcclient/internal/httprule"
 )
 
 // fileModel is everything the templates print for one .proto file.
@@ -20,8 +22,13 @@ type fileModel struct {
 // serviceModel is one service with every generated name decided.
 type serviceModel struct {
 	FullName string // helloworld.Greeter
-	GoName   string // Greeter
-	Source   string // the .proto path that declares it
+	Name     string // Greeter, as declared
+	// FileDescriptor is protoc-gen-go's descriptor of the file
+	// (helloworld.File_helloworld_proto): the one source of the service's
+	// facts.
+	FileDescriptor protogen.GoIdent
+	GoName         string // Greeter
+	Source         string // the .proto path that declares it
 
 	// Generated identifiers, decided here and nowhere else.
 	Client             string // GreeterClient: the client interface
@@ -39,19 +46,16 @@ type serviceModel struct {
 
 // methodModel is one method with its descriptor decided.
 type methodModel struct {
-	Index         int
 	Name          string // SayHello, as declared
 	GoName        string
 	FullMethod    string // /helloworld.Greeter/SayHello
 	FullMethodVar string // Greeter_SayHello_FullMethodName
-	Kind          string // the runtime.StreamKind constant: Unary, ServerStream, ...
-	Idempotency   string // the runtime.Idempotency constant
+	Kind          string // Unary, ServerStream, ClientStream or BidiStream: runtime.<Kind>Method serves it
 	Input         protogen.GoIdent
 	Output        protogen.GoIdent
 
 	LeadingComments string
 	Deprecated      bool
-	HTTP            []*httpRuleModel
 }
 
 func newFileModel(gen *protogen.Plugin, file *protogen.File) (*fileModel, error) {
@@ -74,6 +78,8 @@ func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, e
 	name := s.GoName
 	sm := &serviceModel{
 		FullName:           string(s.Desc.FullName()),
+		Name:               string(s.Desc.Name()),
+		FileDescriptor:     file.GoDescriptorIdent,
 		GoName:             name,
 		Source:             file.Desc.Path(),
 		Client:             name + "Client",
@@ -87,14 +93,14 @@ func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, e
 		Deprecated:         s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
 	}
 	seen := make(map[string]*protogen.Method, len(s.Methods))
-	for i, method := range s.Methods {
+	for _, method := range s.Methods {
 		// Two proto names can map to one Go name (get_user and GetUser):
 		// report it here rather than let the Go compiler report it later.
 		if other := seen[method.GoName]; other != nil {
 			return nil, errorf(file, s, method, "its Go name %s is also the Go name of method %s; rename one of them", method.GoName, other.Desc.Name())
 		}
 		seen[method.GoName] = method
-		mm, err := newMethodModel(file, s, method, i)
+		mm, err := newMethodModel(file, s, method)
 		if err != nil {
 			return nil, err
 		}
@@ -103,26 +109,24 @@ func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, e
 	return sm, nil
 }
 
-func newMethodModel(file *protogen.File, s *protogen.Service, method *protogen.Method, index int) (*methodModel, error) {
+func newMethodModel(file *protogen.File, s *protogen.Service, method *protogen.Method) (*methodModel, error) {
 	opts := method.Desc.Options().(*descriptorpb.MethodOptions)
 	mm := &methodModel{
-		Index:           index,
 		Name:            string(method.Desc.Name()),
 		GoName:          method.GoName,
 		FullMethod:      fmt.Sprintf("/%s/%s", s.Desc.FullName(), method.Desc.Name()),
 		FullMethodVar:   fmt.Sprintf("%s_%s_FullMethodName", s.GoName, method.GoName),
 		Kind:            streamKind(method),
-		Idempotency:     idempotency(opts.GetIdempotencyLevel()),
 		Input:           method.Input.GoIdent,
 		Output:          method.Output.GoIdent,
 		LeadingComments: comments(method.Comments.Leading),
 		Deprecated:      opts.GetDeprecated(),
 	}
-	rules, err := httpRules(method)
-	if err != nil {
+	// The runtime reads the rules from the descriptor; parsing them here
+	// with the same parser reports a bad one now rather than at run time.
+	if _, err := httprule.ForMethod(method.Desc); err != nil {
 		return nil, errorf(file, s, method, "%v", err)
 	}
-	mm.HTTP = rules
 	return mm, nil
 }
 
@@ -136,16 +140,6 @@ func streamKind(m *protogen.Method) string {
 		return "ServerStream"
 	}
 	return "Unary"
-}
-
-func idempotency(level descriptorpb.MethodOptions_IdempotencyLevel) string {
-	switch level {
-	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
-		return "NoSideEffects"
-	case descriptorpb.MethodOptions_IDEMPOTENT:
-		return "Idempotent"
-	}
-	return "IdempotencyUnknown"
 }
 
 // comments renders proto comments as Go comment lines, verbatim, with no

@@ -11,11 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
 	"github.com/svcclient/svcclient/golden/gen/clashes"
 	"github.com/svcclient/svcclient/golden/gen/clashes/clashessvc"
 	"github.com/svcclient/svcclient/golden/gen/editions"
@@ -24,6 +22,7 @@ import (
 	"github.com/svcclient/svcclient/golden/gen/streaming/streamingsvc"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/grpctransport"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // The generated client has the method set of protoc-gen-go-grpc's client
@@ -110,7 +109,7 @@ func (streamer) Upload(stream grpc.ClientStreamingServer[streaming.Item, streami
 
 // transports returns a Conn over each transport that carries every kind of
 // call, serving services.
-func transports(t *testing.T, services ...*runtime.Service) map[string]runtime.Conn {
+func transports(t *testing.T, services ...*runtime.Service) map[string]grpc.ClientConnInterface {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +125,7 @@ func transports(t *testing.T, services ...*runtime.Service) map[string]runtime.C
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	return map[string]runtime.Conn{
+	return map[string]grpc.ClientConnInterface{
 		"grpc":      grpctransport.NewConn(cc),
 		"inprocess": runtime.NewInProcessConn(services...),
 	}
@@ -227,80 +226,38 @@ func TestGeneratedCodeCalls(t *testing.T) {
 	}
 }
 
-// TestDescriptors checks what the generator decided for each method.
+// TestDescriptors checks what the runtime reads from the descriptors of
+// the generated service: names, kinds, idempotency and message types.
 func TestDescriptors(t *testing.T) {
-	desc := &streamingsvc.Streamer_ServiceDesc
-	if desc.Name != "golden.streaming.Streamer" || desc.File != "streaming/streaming.proto" {
-		t.Errorf("service %q in %q", desc.Name, desc.File)
+	svc := streamingsvc.NewStreamerService(streamingsvc.UnimplementedStreamerServer{})
+	if svc.Name() != "golden.streaming.Streamer" || svc.File() != "streaming/streaming.proto" {
+		t.Errorf("service %q in %q", svc.Name(), svc.File())
 	}
 	want := []struct {
 		name string
-		kind runtime.StreamKind
-		idem runtime.Idempotency
+		kind transport.StreamKind
+		idem descriptorpb.MethodOptions_IdempotencyLevel
 	}{
-		{"Unary", runtime.Unary, runtime.NoSideEffects},
-		{"Download", runtime.ServerStream, runtime.IdempotencyUnknown},
-		{"Upload", runtime.ClientStream, runtime.IdempotencyUnknown},
-		{"Exchange", runtime.BidiStream, runtime.IdempotencyUnknown},
-		{"Reset", runtime.Unary, runtime.Idempotent},
+		{"Unary", transport.Unary, descriptorpb.MethodOptions_NO_SIDE_EFFECTS},
+		{"Download", transport.ServerStream, descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN},
+		{"Upload", transport.ClientStream, descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN},
+		{"Exchange", transport.BidiStream, descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN},
+		{"Reset", transport.Unary, descriptorpb.MethodOptions_IDEMPOTENT},
 	}
-	if len(desc.Methods) != len(want) {
-		t.Fatalf("%d methods, want %d", len(desc.Methods), len(want))
+	handlers := svc.Handlers()
+	if len(handlers) != len(want) {
+		t.Fatalf("%d methods, want %d", len(handlers), len(want))
 	}
 	for i, w := range want {
-		m := &desc.Methods[i]
-		if m.Name != w.name || m.Kind != w.kind || m.Idempotency != w.idem || m.FullMethod != "/golden.streaming.Streamer/"+w.name {
-			t.Errorf("method %d = %s %s %v %v, want %s %v %v", i, m.Name, m.FullMethod, m.Kind, m.Idempotency, w.name, w.kind, w.idem)
-		}
-		if (m.Handler == nil) != (w.kind != runtime.Unary) || (m.StreamHandler == nil) != (w.kind == runtime.Unary) {
-			t.Errorf("method %s: wrong handler kind for %v", m.Name, m.Kind)
+		m := handlers[i].Method
+		if string(m.Desc.Name()) != w.name || m.Kind != w.kind || m.Idempotency != w.idem || m.FullMethod != "/golden.streaming.Streamer/"+w.name {
+			t.Errorf("method %d = %s %v %v, want %s %v %v", i, m.FullMethod, m.Kind, m.Idempotency, w.name, w.kind, w.idem)
 		}
 		if m.NewRequest() == nil || m.NewResponse() == nil {
-			t.Errorf("method %s: no message constructors", m.Name)
+			t.Errorf("method %s: no message constructors", m.FullMethod)
 		}
-	}
-}
-
-// TestHTTPRuleDescriptor checks a parsed multi-segment template with an
-// additional binding, as the HTTP transport reads it.
-func TestHTTPRuleDescriptor(t *testing.T) {
-	var m *runtime.MethodDesc
-	for i := range usersv1svc.UserService_ServiceDesc.Methods {
-		if usersv1svc.UserService_ServiceDesc.Methods[i].Name == "GetOrgUser" {
-			m = &usersv1svc.UserService_ServiceDesc.Methods[i]
+		if found, err := transport.Lookup(m.FullMethod); err != nil || found != m {
+			t.Errorf("Lookup(%s) = %p, %v; want the service's own %p", m.FullMethod, found, err, m)
 		}
-	}
-	if m == nil {
-		t.Fatal("no GetOrgUser method")
-	}
-	want := []runtime.HTTPRule{
-		{
-			Method:  "GET",
-			Pattern: "/v1/{name=orgs/*/users/*}",
-			Segments: []runtime.PathSegment{
-				{Kind: runtime.Literal, Literal: "v1"},
-				{Kind: runtime.Literal, Literal: "orgs"},
-				{Kind: runtime.Wildcard},
-				{Kind: runtime.Literal, Literal: "users"},
-				{Kind: runtime.Wildcard},
-			},
-			Variables: []runtime.PathVariable{{FieldPath: []string{"name"}, Start: 1, End: 5}},
-		},
-		{
-			Method:  "GET",
-			Pattern: "/v1/legacy/{name=orgs/*/users/*}",
-			Segments: []runtime.PathSegment{
-				{Kind: runtime.Literal, Literal: "v1"},
-				{Kind: runtime.Literal, Literal: "legacy"},
-				{Kind: runtime.Literal, Literal: "orgs"},
-				{Kind: runtime.Wildcard},
-				{Kind: runtime.Literal, Literal: "users"},
-				{Kind: runtime.Wildcard},
-			},
-			Variables: []runtime.PathVariable{{FieldPath: []string{"name"}, Start: 2, End: 6}},
-		},
-	}
-	if diff := cmp.Diff(want, m.HTTP); diff != "" {
-		t.Errorf("GetOrgUser HTTP rules (-want +got):\n%s", diff)
 	}
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/svcclient/svcclient/interop/gen/streaming/v1/streamingv1connect"
 	usersgw "github.com/svcclient/svcclient/interop/gen/users/v1"
 	"github.com/svcclient/svcclient/interop/gen/users/v1/usersv1connect"
-	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
 
@@ -145,7 +144,7 @@ func connectServer(t *testing.T) string {
 	return serveHTTP(t, mux)
 }
 
-func dial(t *testing.T, baseURL string, opts ...httptransport.ClientOption) runtime.Conn {
+func dial(t *testing.T, baseURL string, opts ...httptransport.ClientOption) grpc.ClientConnInterface {
 	t.Helper()
 	conn, err := httptransport.NewConn(baseURL, opts...)
 	if err != nil {

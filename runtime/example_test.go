@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -33,10 +32,10 @@ func ExampleNewInProcessConn() {
 // Client interceptors run on every transport; this one adds metadata to
 // every call.
 func ExampleWithUnaryInterceptors() {
-	addToken := func(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, invoker runtime.UnaryInvoker, opts ...grpc.CallOption) error {
+	addToken := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer example")
-		fmt.Println("calling", m.FullMethod)
-		return invoker(ctx, m, req, reply, opts...)
+		fmt.Println("calling", method)
+		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 	conn := runtime.NewInProcessConn(helloworldsvc.NewGreeterService(service.Greeter{}))
 	greeter := helloworldsvc.NewGreeterClient(conn, runtime.WithUnaryInterceptors(addToken))

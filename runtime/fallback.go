@@ -9,102 +9,100 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
-// NewFallbackConn returns a Conn that tries conns in order, typically gRPC
-// first and HTTP/JSON second, for networks where one of them cannot pass.
+// NewFallbackConn returns a connection that tries conns in order,
+// typically gRPC first and HTTP/JSON second, for networks where one of them
+// cannot pass.
 //
-// A call moves on to the next Conn only when that is safe:
+// A call moves on to the next connection only when that is safe:
 //
-//   - the previous Conn failed before the request could have left the
+//   - the previous one failed before the request could have left the
 //     client (its error matches [ErrNotSent]: no connection, a client-side
 //     refusal such as a streaming kind the transport cannot carry); or
-//   - the method is idempotent ([Idempotency.Repeatable]) and the previous
-//     Conn failed with Unavailable or Unimplemented, the codes of a
-//     transport or route that is not there.
+//   - the method is marked idempotent (idempotency_level NO_SIDE_EFFECTS or
+//     IDEMPOTENT) and the previous connection failed with Unavailable or
+//     Unimplemented, the codes of a transport or route that is not there.
 //
 // A request that may have reached the service is never sent again unless
-// its method says that is harmless. The last Conn's error is returned when
-// every one fails. [AnsweredBy] reports which Conn carried the call;
-// grpc.Header, grpc.Trailer and grpc.OnFinish see that Conn's call only,
-// and OnFinish runs once.
+// its method says that is harmless. The last connection's error is
+// returned when every one fails. [AnsweredBy] reports which connection
+// carried the call; grpc.Header, grpc.Trailer and grpc.Peer see that
+// connection's call only, and grpc.OnFinish runs once.
 //
 // Server streams fall back the same way until their first response
 // message arrives; client and bidi streams only when opening them fails.
-func NewFallbackConn(conns ...Conn) Conn {
+func NewFallbackConn(conns ...grpc.ClientConnInterface) grpc.ClientConnInterface {
 	return &fallbackConn{conns: conns}
 }
 
 type fallbackConn struct {
-	conns []Conn
+	conns []grpc.ClientConnInterface
 }
 
-// canFallBack reports whether a call that failed with err on one Conn may
-// be tried on the next.
-func canFallBack(ctx context.Context, m *MethodDesc, err error) bool {
+// repeatable reports whether the method may be sent twice. A method the
+// registry does not know is not.
+func repeatable(fullMethod string) bool {
+	m, err := transport.Lookup(fullMethod)
+	return err == nil && m.Repeatable()
+}
+
+// canFallBack reports whether a call that failed with err on one
+// connection may be tried on the next.
+func canFallBack(ctx context.Context, fullMethod string, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	if errors.Is(err, ErrNotSent) {
 		return true
 	}
-	if !m.Idempotency.Repeatable() {
-		return false
-	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.Unimplemented:
-		return true
+		return repeatable(fullMethod)
 	}
 	return false
 }
 
-// attemptOptions appends to dst the options for one attempt: the caller's
-// without their OnFinish callbacks, which the fallback runs once itself, and
-// a grpc.Peer option writing to p, which lets the gRPC transport tell a call
-// that never reached a connection (its Peer stays empty) from one that did.
-func attemptOptions(dst, opts []grpc.CallOption, p *peer.Peer) (attempt []grpc.CallOption, onFinish []func(error)) {
-	attempt = dst
-	for _, o := range opts {
-		if f, ok := o.(grpc.OnFinishCallOption); ok {
-			onFinish = append(onFinish, f.OnFinish)
+// withoutOnFinish returns the caller's options without their OnFinish
+// callbacks, which the fallback runs once itself, and those callbacks. When
+// there are none, opts is returned as is.
+func withoutOnFinish(opts []grpc.CallOption) (attempt []grpc.CallOption, onFinish []func(error)) {
+	for i, o := range opts {
+		f, ok := o.(grpc.OnFinishCallOption)
+		if !ok {
 			continue
 		}
-		attempt = append(attempt, o)
+		if attempt == nil {
+			attempt = append(make([]grpc.CallOption, 0, len(opts)), opts[:i]...)
+		}
+		onFinish = append(onFinish, f.OnFinish)
 	}
-	return append(attempt, grpc.Peer(p)), onFinish
-}
-
-// unaryAttempt holds what Invoke passes to each attempt. It is pooled:
-// every transport is done with a unary call's options and grpc.Peer when
-// Invoke returns, so a healthy first transport costs no allocation here.
-// (Streams fill grpc.Peer when they end, so they do not use it.)
-type unaryAttempt struct {
-	opts []grpc.CallOption
-	peer peer.Peer
-}
-
-var unaryAttempts = sync.Pool{New: func() any { return new(unaryAttempt) }}
-
-func (c *fallbackConn) Invoke(ctx context.Context, m *MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	a := unaryAttempts.Get().(*unaryAttempt)
-	var onFinish []func(error)
-	a.opts, onFinish = attemptOptions(a.opts, opts, &a.peer)
-	var err error
-	for i, conn := range c.conns {
-		a.peer = peer.Peer{} // a fresh Peer tells each attempt's gRPC transport whether it sent
-		err = conn.Invoke(ctx, m, req, reply, a.opts...)
-		if err == nil || i == len(c.conns)-1 || !canFallBack(ctx, m, err) {
-			break
+	if onFinish == nil {
+		return opts, nil
+	}
+	for _, o := range opts {
+		if _, ok := o.(grpc.OnFinishCallOption); !ok {
+			attempt = append(attempt, o)
 		}
 	}
-	clear(a.opts) // drop the caller's options before the next call sees them
-	a.opts, a.peer = a.opts[:0], peer.Peer{}
-	unaryAttempts.Put(a)
-	if len(c.conns) == 0 {
-		err = NotSent(status.Errorf(codes.Unavailable, "%s: the fallback connection has no transports", m.FullMethod))
+	return attempt[:len(attempt):len(attempt)], onFinish
+}
+
+func noTransports(fullMethod string) error {
+	return transport.NotSent(status.Errorf(codes.Unavailable, "%s: the fallback connection has no transports", fullMethod))
+}
+
+func (c *fallbackConn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	attempt, onFinish := withoutOnFinish(opts)
+	err := noTransports(method)
+	for i, conn := range c.conns {
+		err = conn.Invoke(ctx, method, req, reply, attempt...)
+		if err == nil || i == len(c.conns)-1 || !canFallBack(ctx, method, err) {
+			break
+		}
 	}
 	for _, f := range onFinish {
 		f(err)
@@ -112,15 +110,15 @@ func (c *fallbackConn) Invoke(ctx context.Context, m *MethodDesc, req, reply pro
 	return err
 }
 
-func (c *fallbackConn) NewStream(ctx context.Context, m *MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s := &fallbackStream{conns: c.conns, ctx: ctx, method: m}
-	s.opts, s.onFinish = attemptOptions(make([]grpc.CallOption, 0, len(opts)+1), opts, new(peer.Peer))
+func (c *fallbackConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s := &fallbackStream{conns: c.conns, ctx: ctx, desc: desc, method: method, kind: transport.KindOf(desc)}
+	s.opts, s.onFinish = withoutOnFinish(opts)
 	if len(c.conns) == 0 {
-		err := NotSent(status.Errorf(codes.Unavailable, "%s: the fallback connection has no transports", m.FullMethod))
+		err := noTransports(method)
 		s.finish(err)
 		return nil, err
 	}
-	if m.Kind == ServerStream {
+	if s.kind == transport.ServerStream {
 		// The request is known only once sent: open the stream in CloseSend.
 		return s, nil
 	}
@@ -134,9 +132,11 @@ func (c *fallbackConn) NewStream(ctx context.Context, m *MethodDesc, opts ...grp
 // stream keeps its one request, so that it can be replayed on the next
 // Conn while no response has arrived.
 type fallbackStream struct {
-	conns    []Conn
+	conns    []grpc.ClientConnInterface
 	ctx      context.Context
-	method   *MethodDesc
+	desc     *grpc.StreamDesc
+	method   string
+	kind     transport.StreamKind
 	opts     []grpc.CallOption
 	onFinish []func(error)
 
@@ -180,18 +180,18 @@ func (s *fallbackStream) open(from int, req any) error {
 }
 
 func (s *fallbackStream) openOne(i int, req any) error {
-	opts := append(s.opts[:len(s.opts)-1:len(s.opts)-1], grpc.Peer(new(peer.Peer)), grpc.OnFinish(func(err error) {
+	opts := append(s.opts[:len(s.opts):len(s.opts)], grpc.OnFinish(func(err error) {
 		// Only the attempt the caller ends up with reports its end, and
 		// not while RecvMsg may still replay the call elsewhere.
 		if s.isCurrent(i) && !s.mayReplay(err) {
 			s.finish(err)
 		}
 	}))
-	stream, err := s.conns[i].NewStream(s.ctx, s.method, opts...)
+	stream, err := s.conns[i].NewStream(s.ctx, s.desc, s.method, opts...)
 	if err != nil {
 		return err
 	}
-	if s.method.Kind == ServerStream {
+	if s.kind == transport.ServerStream {
 		if err := stream.SendMsg(req); err != nil {
 			return s.sendError(stream, err)
 		}
@@ -207,8 +207,10 @@ func (s *fallbackStream) openOne(i int, req any) error {
 // reports io.EOF there and the status on RecvMsg.
 func (s *fallbackStream) sendError(stream grpc.ClientStream, err error) error {
 	if errors.Is(err, io.EOF) {
-		if rerr := stream.RecvMsg(s.method.NewResponse()); rerr != nil && !errors.Is(rerr, io.EOF) {
-			return rerr
+		if m, lerr := transport.Lookup(s.method); lerr == nil {
+			if rerr := stream.RecvMsg(m.NewResponse()); rerr != nil && !errors.Is(rerr, io.EOF) {
+				return rerr
+			}
 		}
 	}
 	return err
@@ -230,20 +232,20 @@ func (s *fallbackStream) isCurrent(i int) bool {
 // replayed on the next Conn: no response has arrived and the method may be
 // repeated.
 func (s *fallbackStream) mayReplay(err error) bool {
-	if err == nil || errors.Is(err, io.EOF) || s.method.Kind != ServerStream {
+	if err == nil || errors.Is(err, io.EOF) || s.kind != transport.ServerStream {
 		return false
 	}
 	s.mu.Lock()
 	received, next := s.received, s.next
 	s.mu.Unlock()
-	return !received && next < len(s.conns) && canFallBack(s.ctx, s.method, err) && s.method.Idempotency.Repeatable()
+	return !received && next < len(s.conns) && canFallBack(s.ctx, s.method, err) && repeatable(s.method)
 }
 
 func (s *fallbackStream) stream() (grpc.ClientStream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current == nil {
-		return nil, status.Errorf(codes.Internal, "%s: the stream is not open (call CloseSend after SendMsg)", s.method.FullMethod)
+		return nil, status.Errorf(codes.Internal, "%s: the stream is not open (call CloseSend after SendMsg)", s.method)
 	}
 	return s.current, nil
 }
@@ -251,9 +253,9 @@ func (s *fallbackStream) stream() (grpc.ClientStream, error) {
 func (s *fallbackStream) Context() context.Context { return s.ctx }
 
 func (s *fallbackStream) SendMsg(m any) error {
-	if s.method.Kind == ServerStream {
+	if s.kind == transport.ServerStream {
 		if s.req != nil {
-			return status.Errorf(codes.Internal, "%s: a server-streaming call takes exactly one request", s.method.FullMethod)
+			return status.Errorf(codes.Internal, "%s: a server-streaming call takes exactly one request", s.method)
 		}
 		s.req = m
 		return nil
@@ -266,7 +268,7 @@ func (s *fallbackStream) SendMsg(m any) error {
 }
 
 func (s *fallbackStream) CloseSend() error {
-	if s.method.Kind == ServerStream {
+	if s.kind == transport.ServerStream {
 		if st, _ := s.stream(); st != nil {
 			return nil
 		}

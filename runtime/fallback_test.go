@@ -8,15 +8,19 @@ import (
 	"testing"
 	"time"
 
+	usersv1 "github.com/svcclient/svcclient/example/gen/users/v1"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
 	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
 	"github.com/svcclient/svcclient/example/gen/streaming/v1/streamingv1svc"
+	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/grpctransport"
 	"github.com/svcclient/svcclient/runtime/httptransport"
@@ -51,7 +55,7 @@ func deadAddress(t *testing.T) string {
 
 // grpcConn serves svc on a loopback gRPC server (or dials addr if svc is
 // nil) and returns a Conn to it.
-func grpcConn(t *testing.T, svc *runtime.Service, addr string) runtime.Conn {
+func grpcConn(t *testing.T, svc *runtime.Service, addr string) grpc.ClientConnInterface {
 	t.Helper()
 	if svc != nil {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +78,7 @@ func grpcConn(t *testing.T, svc *runtime.Service, addr string) runtime.Conn {
 
 // httpConn serves svc on a loopback HTTP server (or dials addr if svc is
 // nil) and returns a Conn to it.
-func httpConn(t *testing.T, svc *runtime.Service, addr string) runtime.Conn {
+func httpConn(t *testing.T, svc *runtime.Service, addr string) grpc.ClientConnInterface {
 	t.Helper()
 	if svc != nil {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -102,11 +106,11 @@ func ctxFor(t *testing.T) context.Context {
 func TestFallbackMovesOnWhenNotSent(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
-		first       func(t *testing.T) runtime.Conn
+		first       func(t *testing.T) grpc.ClientConnInterface
 		firstAnswer string
 	}{
-		{"grpc refused", func(t *testing.T) runtime.Conn { return grpcConn(t, nil, deadAddress(t)) }, grpctransport.Name},
-		{"http refused", func(t *testing.T) runtime.Conn { return httpConn(t, nil, deadAddress(t)) }, httptransport.Name},
+		{"grpc refused", func(t *testing.T) grpc.ClientConnInterface { return grpcConn(t, nil, deadAddress(t)) }, grpctransport.Name},
+		{"http refused", func(t *testing.T) grpc.ClientConnInterface { return httpConn(t, nil, deadAddress(t)) }, httptransport.Name},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &countingGreeter{}
@@ -167,37 +171,42 @@ func TestFallbackNeverRepeatsNonIdempotent(t *testing.T) {
 	}
 }
 
-// idempotentGreeter is Greeter's description with SayHello marked
-// IDEMPOTENT.
-func idempotentGreeter() *runtime.ServiceDesc {
-	d := helloworldsvc.Greeter_ServiceDesc
-	d.Methods = append([]runtime.MethodDesc(nil), d.Methods...)
-	d.Methods[0].Idempotency = runtime.Idempotent
-	return &d
+// countingUsers counts DeleteUser calls, a method marked IDEMPOTENT in
+// users.proto, and answers with fail's error when set.
+type countingUsers struct {
+	usersv1svc.UnimplementedUserServiceServer
+	calls atomic.Int32
+	fail  error
+}
+
+func (u *countingUsers) DeleteUser(context.Context, *usersv1.DeleteUserRequest) (*emptypb.Empty, error) {
+	u.calls.Add(1)
+	if u.fail != nil {
+		return nil, u.fail
+	}
+	return &emptypb.Empty{}, nil
 }
 
 func TestFallbackRepeatsIdempotent(t *testing.T) {
-	desc := idempotentGreeter()
-	g := &countingGreeter{fail: status.Error(codes.Unavailable, "overloaded")}
-	other := &countingGreeter{}
-	conn := runtime.NewFallbackConn(
-		grpcConn(t, runtime.NewService(desc, g), ""),
-		httpConn(t, runtime.NewService(desc, other), ""),
-	)
+	first := &countingUsers{fail: status.Error(codes.Unavailable, "overloaded")}
+	second := &countingUsers{}
+	client := usersv1svc.NewUserServiceClient(runtime.NewFallbackConn(
+		grpcConn(t, usersv1svc.NewUserServiceService(first), ""),
+		httpConn(t, usersv1svc.NewUserServiceService(second), ""),
+	))
 	var answeredBy string
-	reply := new(helloworld.HelloReply)
-	err := conn.Invoke(ctxFor(t), &desc.Methods[0], &helloworld.HelloRequest{Name: "Ada"}, reply, runtime.AnsweredBy(&answeredBy))
-	if err != nil {
+	req := &usersv1.DeleteUserRequest{UserId: "u1"}
+	if _, err := client.DeleteUser(ctxFor(t), req, runtime.AnsweredBy(&answeredBy)); err != nil {
 		t.Fatal(err)
 	}
-	if g.calls.Load() != 1 || other.calls.Load() != 1 || answeredBy != httptransport.Name {
-		t.Errorf("calls: first %d, second %d, answered by %q; want 1, 1, http", g.calls.Load(), other.calls.Load(), answeredBy)
+	if first.calls.Load() != 1 || second.calls.Load() != 1 || answeredBy != httptransport.Name {
+		t.Errorf("calls: first %d, second %d, answered by %q; want 1, 1, http", first.calls.Load(), second.calls.Load(), answeredBy)
 	}
 	// Other codes are the service's answer, not a missing transport.
-	g.fail = status.Error(codes.NotFound, "no")
-	err = conn.Invoke(ctxFor(t), &desc.Methods[0], &helloworld.HelloRequest{Name: "Ada"}, reply)
-	if status.Code(err) != codes.NotFound || other.calls.Load() != 1 {
-		t.Errorf("err = %v, second saw %d calls; want NotFound and no new call", err, other.calls.Load())
+	first.fail = status.Error(codes.NotFound, "no")
+	_, err := client.DeleteUser(ctxFor(t), req)
+	if status.Code(err) != codes.NotFound || second.calls.Load() != 1 {
+		t.Errorf("err = %v, second saw %d calls; want NotFound and no new call", err, second.calls.Load())
 	}
 }
 

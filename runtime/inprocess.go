@@ -9,64 +9,84 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
-// NewInProcessConn returns a Conn that calls the services' implementations
-// directly, with the semantics of a network transport and none of its cost:
-// requests and responses are copied (so neither side sees the other mutate
-// a message), outgoing metadata arrives as incoming metadata, grpc.SetHeader
-// and grpc.SetTrailer reach grpc.Header and grpc.Trailer, the server's
-// interceptors run, deadlines and cancellation end the call with
-// DeadlineExceeded and Canceled whatever the handler does, and every error
-// carries a status. It is meant for users' unit tests.
-func NewInProcessConn(services ...*Service) Conn {
-	c := &inProcessConn{methods: make(map[*MethodDesc]*Service)}
+// NewInProcessConn returns a connection that calls the services'
+// implementations directly, with the semantics of a network transport and
+// none of its cost: requests and responses are copied (so neither side sees
+// the other mutate a message), outgoing metadata arrives as incoming
+// metadata, grpc.SetHeader and grpc.SetTrailer reach grpc.Header and
+// grpc.Trailer, the server's interceptors run, deadlines and cancellation
+// end the call with DeadlineExceeded and Canceled whatever the handler does,
+// and every error carries a status. It is meant for users' unit tests.
+func NewInProcessConn(services ...*Service) grpc.ClientConnInterface {
+	c := &inProcessConn{handlers: make(map[string]*transport.Handler)}
 	for _, s := range services {
-		for i := range s.desc.Methods {
-			c.methods[&s.desc.Methods[i]] = s
+		for _, h := range s.Handlers() {
+			c.handlers[h.Method.FullMethod] = h
 		}
 	}
 	return c
 }
 
 type inProcessConn struct {
-	methods map[*MethodDesc]*Service
+	handlers map[string]*transport.Handler
 }
 
 const inProcessTransport = "inprocess"
 
-func (c *inProcessConn) service(m *MethodDesc) (*Service, error) {
-	if s := c.methods[m]; s != nil {
-		return s, nil
+func (c *inProcessConn) handler(fullMethod string) (*transport.Handler, error) {
+	if h := c.handlers[fullMethod]; h != nil {
+		return h, nil
 	}
-	return nil, status.Errorf(codes.Unimplemented, "unknown method %s: no in-process service serves it", m.FullMethod)
+	return nil, status.Errorf(codes.Unimplemented, "unknown method %s: no in-process service serves it", fullMethod)
 }
 
-func (c *inProcessConn) Invoke(ctx context.Context, m *MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	ci := ReadCallOptions(opts)
-	call := NewServerCall(m, nil)
-	err := c.invoke(ctx, call, m, req, reply)
+func (c *inProcessConn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	ci := transport.ReadCallOptions(opts)
+	ci.SetPeer(inProcessPeer)
+	call := transport.NewServerCall(method, nil)
+	err := c.invoke(ctx, call, method, req, reply)
 	ci.Finish(inProcessTransport, call.Header(), call.Trailer(), err)
 	return err
 }
 
-func (c *inProcessConn) invoke(ctx context.Context, call *ServerCall, m *MethodDesc, req, reply proto.Message) error {
-	s, err := c.service(m)
+// inProcessPeer is the peer grpc.Peer reports for in-process calls.
+var inProcessPeer = &peer.Peer{Addr: inProcessAddr{}}
+
+type inProcessAddr struct{}
+
+func (inProcessAddr) Network() string { return inProcessTransport }
+func (inProcessAddr) String() string  { return inProcessTransport }
+
+func (c *inProcessConn) invoke(ctx context.Context, call *transport.ServerCall, method string, req, reply any) error {
+	h, err := c.handler(method)
 	if err != nil {
 		return err
 	}
-	if err := ContextError(ctx); err != nil {
+	in, out, err := transport.ProtoMessages(method, req, reply)
+	if err != nil {
+		return err
+	}
+	if err := transport.ContextError(ctx); err != nil {
 		return err
 	}
 	sctx, cancel := serverContext(ctx, call)
 	defer cancel()
-	in := proto.Clone(req)
+	// The handler decodes a copy, so neither side sees the other change it.
+	dec := func(v any) error {
+		proto.Merge(v.(proto.Message), in)
+		return nil
+	}
 	if ctx.Done() == nil {
 		// Nothing can end the call early: no need for a second goroutine.
-		resp, err := s.HandleUnary(sctx, m, in)
-		return copyReply(reply, resp, err)
+		resp, err := h.Unary(sctx, dec)
+		return copyReply(out, resp, err)
 	}
 	type result struct {
 		resp proto.Message
@@ -74,14 +94,14 @@ func (c *inProcessConn) invoke(ctx context.Context, call *ServerCall, m *MethodD
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := s.HandleUnary(sctx, m, in)
+		resp, err := h.Unary(sctx, dec)
 		done <- result{resp, err}
 	}()
 	select {
 	case r := <-done:
-		return copyReply(reply, r.resp, r.err)
+		return copyReply(out, r.resp, r.err)
 	case <-ctx.Done():
-		return ContextError(ctx)
+		return transport.ContextError(ctx)
 	}
 }
 
@@ -98,7 +118,7 @@ func copyReply(reply, resp proto.Message, err error) error {
 // and cancellation, but none of its values, so the caller's outgoing
 // metadata arrives as incoming metadata and nothing else leaks across, as
 // on a network.
-func serverContext(ctx context.Context, call *ServerCall) (context.Context, context.CancelFunc) {
+func serverContext(ctx context.Context, call *transport.ServerCall) (context.Context, context.CancelFunc) {
 	md, _ := metadata.FromOutgoingContext(ctx)
 	sctx, cancel := context.WithCancel(detached{ctx})
 	sctx = metadata.NewIncomingContext(sctx, md.Copy())
@@ -113,29 +133,30 @@ func (d detached) Done() <-chan struct{}       { return d.parent.Done() }
 func (d detached) Err() error                  { return d.parent.Err() }
 func (d detached) Value(any) any               { return nil }
 
-func (c *inProcessConn) NewStream(ctx context.Context, m *MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s, err := c.service(m)
+func (c *inProcessConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ci := transport.ReadCallOptions(opts)
+	ci.SetPeer(inProcessPeer)
+	h, err := c.handler(method)
 	if err == nil {
-		err = ContextError(ctx)
+		err = transport.ContextError(ctx)
 	}
 	if err != nil {
-		ci := ReadCallOptions(opts)
 		ci.Finish(inProcessTransport, nil, nil, err)
 		return nil, err
 	}
 	st := &inProcessStream{
 		ctx:         ctx,
-		method:      m,
-		info:        ReadCallOptions(opts),
+		method:      h.Method,
+		info:        ci,
 		toServer:    make(chan proto.Message),
 		toClient:    make(chan proto.Message),
 		headerReady: make(chan struct{}),
 		done:        make(chan struct{}),
 	}
-	st.call = NewServerCall(m, st.publishHeader)
+	st.call = transport.NewServerCall(method, st.publishHeader)
 	var sctx context.Context
 	sctx, st.cancel = serverContext(ctx, st.call)
-	go st.serve(s, &inProcessServerStream{st: st, ctx: sctx})
+	go st.serve(h, &inProcessServerStream{st: st, ctx: sctx})
 	return st, nil
 }
 
@@ -145,9 +166,9 @@ func (c *inProcessConn) NewStream(ctx context.Context, m *MethodDesc, opts ...gr
 type inProcessStream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	method *MethodDesc
-	info   CallInfo
-	call   *ServerCall
+	method *transport.MethodDesc
+	info   transport.CallInfo
+	call   *transport.ServerCall
 
 	toServer  chan proto.Message
 	closeSend sync.Once
@@ -165,8 +186,8 @@ type inProcessStream struct {
 	toClient chan proto.Message
 }
 
-func (st *inProcessStream) serve(s *Service, ss *inProcessServerStream) {
-	err := s.HandleStream(st.method, ss)
+func (st *inProcessStream) serve(h *transport.Handler, ss *inProcessServerStream) {
+	err := h.Stream(ss)
 	st.publishHeader(st.call.Header())
 	st.trailer = st.call.Trailer()
 	st.err = err
@@ -189,7 +210,7 @@ func (st *inProcessStream) Header() (metadata.MD, error) {
 	case <-st.headerReady:
 		return st.header, nil
 	case <-st.ctx.Done():
-		return nil, ContextError(st.ctx)
+		return nil, transport.ContextError(st.ctx)
 	}
 }
 
@@ -219,7 +240,7 @@ func (st *inProcessStream) SendMsg(m any) error {
 		// As on grpc-go: the status comes from RecvMsg.
 		return io.EOF
 	case <-st.ctx.Done():
-		return ContextError(st.ctx)
+		return transport.ContextError(st.ctx)
 	}
 }
 
@@ -233,7 +254,7 @@ func (st *inProcessStream) RecvMsg(m any) error {
 		select {
 		case <-st.done:
 		case <-st.ctx.Done():
-			return ContextError(st.ctx)
+			return transport.ContextError(st.ctx)
 		}
 		if st.err != nil {
 			return st.err
@@ -256,7 +277,7 @@ func (st *inProcessStream) recv() (proto.Message, error) {
 		}
 		return nil, io.EOF
 	case <-st.ctx.Done():
-		return nil, ContextError(st.ctx)
+		return nil, transport.ContextError(st.ctx)
 	}
 }
 
@@ -279,7 +300,7 @@ func (ss *inProcessServerStream) SendMsg(m any) error {
 	case ss.st.toClient <- msg:
 		return nil
 	case <-ss.ctx.Done():
-		return ContextError(ss.ctx)
+		return transport.ContextError(ss.ctx)
 	}
 }
 
@@ -291,6 +312,6 @@ func (ss *inProcessServerStream) RecvMsg(m any) error {
 		}
 		return copyReply(m.(proto.Message), msg, nil)
 	case <-ss.ctx.Done():
-		return ContextError(ss.ctx)
+		return transport.ContextError(ss.ctx)
 	}
 }

@@ -4,50 +4,131 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"runtime/debug"
-	"sync"
-	"unsafe"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
-// Service binds an implementation to a [ServiceDesc]. Every transport's
-// server half serves a Service, so one implementation and one set of server
-// interceptors answer over gRPC, HTTP, AMQP and in process alike.
+// ServiceDesc describes a service to every transport: protoc-gen-go's
+// descriptor, which holds every fact about the service and its methods, and
+// the function that calls each method on an implementation. Generated code
+// declares one per service with [NewServiceDesc].
+type ServiceDesc struct {
+	desc        protoreflect.ServiceDescriptor
+	handlerType reflect.Type
+	methods     []*transport.MethodDesc
+	handlers    []MethodHandler
+}
+
+// MethodHandler calls one method on an implementation of a service's server
+// interface. Generated code makes them with [UnaryMethod],
+// [ServerStreamMethod], [ClientStreamMethod] and [BidiStreamMethod].
+type MethodHandler struct {
+	kind   transport.StreamKind
+	unary  func(fullMethod string) grpc.MethodHandler
+	stream grpc.StreamHandler
+}
+
+// UnaryMethod returns the handler of a unary method, given as a method
+// expression of the server interface: runtime.UnaryMethod(GreeterServer.SayHello).
+func UnaryMethod[S, Req, Res any](method func(S, context.Context, *Req) (*Res, error)) MethodHandler {
+	return MethodHandler{kind: transport.Unary, unary: func(fullMethod string) grpc.MethodHandler {
+		return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+			in := new(Req)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			if interceptor == nil {
+				return method(srv.(S), ctx, in)
+			}
+			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: fullMethod}
+			return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+				return method(srv.(S), ctx, req.(*Req))
+			})
+		}
+	}}
+}
+
+// ServerStreamMethod returns the handler of a server-streaming method.
+func ServerStreamMethod[S, Req, Res any](method func(S, *Req, grpc.ServerStreamingServer[Res]) error) MethodHandler {
+	return MethodHandler{kind: transport.ServerStream, stream: func(srv any, stream grpc.ServerStream) error {
+		in := new(Req)
+		if err := stream.RecvMsg(in); err != nil {
+			return err
+		}
+		return method(srv.(S), in, &grpc.GenericServerStream[Req, Res]{ServerStream: stream})
+	}}
+}
+
+// ClientStreamMethod returns the handler of a client-streaming method.
+func ClientStreamMethod[S, Req, Res any](method func(S, grpc.ClientStreamingServer[Req, Res]) error) MethodHandler {
+	return MethodHandler{kind: transport.ClientStream, stream: func(srv any, stream grpc.ServerStream) error {
+		return method(srv.(S), &grpc.GenericServerStream[Req, Res]{ServerStream: stream})
+	}}
+}
+
+// BidiStreamMethod returns the handler of a bidi-streaming method.
+func BidiStreamMethod[S, Req, Res any](method func(S, grpc.BidiStreamingServer[Req, Res]) error) MethodHandler {
+	return MethodHandler{kind: transport.BidiStream, stream: func(srv any, stream grpc.ServerStream) error {
+		return method(srv.(S), &grpc.GenericServerStream[Req, Res]{ServerStream: stream})
+	}}
+}
+
+// NewServiceDesc pairs a service's descriptor with one handler per method,
+// in declaration order. handlerType is a nil pointer to the server interface
+// ((*GreeterServer)(nil)); an implementation served later must satisfy it.
+// A mismatch between the descriptor and the handlers is a bug in generated
+// code and panics at init.
+func NewServiceDesc(sd protoreflect.ServiceDescriptor, handlerType any, handlers ...MethodHandler) *ServiceDesc {
+	if sd.Methods().Len() != len(handlers) {
+		panic(fmt.Sprintf("svcclient: service %s has %d methods but %d handlers", sd.FullName(), sd.Methods().Len(), len(handlers)))
+	}
+	d := &ServiceDesc{desc: sd, handlerType: reflect.TypeOf(handlerType).Elem(), handlers: handlers}
+	for i := range handlers {
+		m := transport.Describe(sd.Methods().Get(i))
+		if m.Kind != handlers[i].kind {
+			panic(fmt.Sprintf("svcclient: %s is %s, but its handler is %s", m.FullMethod, m.Kind, handlers[i].kind))
+		}
+		d.methods = append(d.methods, m)
+	}
+	return d
+}
+
+// Descriptor returns the service's descriptor.
+func (d *ServiceDesc) Descriptor() protoreflect.ServiceDescriptor { return d.desc }
+
+// Service is an implementation bound to its service, with the server
+// interceptors that run around it. Every transport's server half serves
+// Services, so one implementation and one set of interceptors answer over
+// gRPC, HTTP, AMQP and in process alike.
 //
 // Generated code offers a typed constructor (NewGreeterService) that checks
 // at compile time that the implementation satisfies the server interface.
 type Service struct {
-	desc    *ServiceDesc
-	impl    any
-	unary   grpc.UnaryServerInterceptor
-	stream  grpc.StreamServerInterceptor
-	methods map[string]*MethodDesc
-	byPath  map[string]*MethodDesc
-	// handlers[i] runs Methods[i] through the interceptor chain; built once.
-	handlers []grpc.UnaryHandler
+	name     string
+	file     string
+	handlers []*transport.Handler
+	byPath   map[string]*transport.Handler
 }
 
 // ServiceOption configures a Service.
 type ServiceOption interface {
-	applyToService(*Service)
+	applyToService(*transport.HandlerOptions)
 }
 
-type serviceOptionFunc func(*Service)
+type serviceOptionFunc func(*transport.HandlerOptions)
 
-func (f serviceOptionFunc) applyToService(s *Service) { f(s) }
+func (f serviceOptionFunc) applyToService(o *transport.HandlerOptions) { f(o) }
 
 // WithServerUnaryInterceptors adds grpc-go unary server interceptors, so the
 // interceptors a team already uses with grpc.Server (auth, logging, metrics)
 // run on every transport. The first one runs first (outermost).
 func WithServerUnaryInterceptors(interceptors ...grpc.UnaryServerInterceptor) ServiceOption {
-	return serviceOptionFunc(func(s *Service) {
+	return serviceOptionFunc(func(o *transport.HandlerOptions) {
 		for _, i := range interceptors {
-			s.unary = chainUnaryServer(s.unary, i)
+			o.UnaryInterceptor = transport.ChainUnaryServer(o.UnaryInterceptor, i)
 		}
 	})
 }
@@ -55,239 +136,97 @@ func WithServerUnaryInterceptors(interceptors ...grpc.UnaryServerInterceptor) Se
 // WithServerStreamInterceptors adds grpc-go stream server interceptors, in the
 // same order as WithServerUnaryInterceptors.
 func WithServerStreamInterceptors(interceptors ...grpc.StreamServerInterceptor) ServiceOption {
-	return serviceOptionFunc(func(s *Service) {
+	return serviceOptionFunc(func(o *transport.HandlerOptions) {
 		for _, i := range interceptors {
-			s.stream = chainStreamServer(s.stream, i)
+			o.StreamInterceptor = transport.ChainStreamServer(o.StreamInterceptor, i)
 		}
 	})
 }
 
+// WithRecover sets what a panic in a handler or interceptor becomes. By
+// default ([transport.LogPanic]) the panic value and stack go to
+// slog.Default and the caller gets Internal "<method>: internal error",
+// whatever the transport; the server keeps serving. Replace it to log
+// elsewhere, or, in development only, to send details to the caller.
+func WithRecover(f func(ctx context.Context, fullMethod string, value any, stack []byte) error) ServiceOption {
+	return serviceOptionFunc(func(o *transport.HandlerOptions) { o.Recover = f })
+}
+
 // NewService binds impl to desc. It panics if impl does not implement the
-// interface desc.HandlerType points to: that is a programming error, caught
-// by the first test that builds the service.
+// server interface: that is a programming error, caught by the first test
+// that builds the service.
 func NewService(desc *ServiceDesc, impl any, opts ...ServiceOption) *Service {
-	if desc.HandlerType != nil {
-		want := reflect.TypeOf(desc.HandlerType).Elem()
-		if got := reflect.TypeOf(impl); got == nil || !got.Implements(want) {
-			panic(fmt.Sprintf("svcclient: %v does not implement %v for service %s", got, want, desc.Name))
-		}
+	if got := reflect.TypeOf(impl); got == nil || !got.Implements(desc.handlerType) {
+		panic(fmt.Sprintf("svcclient: %v does not implement %v for service %s", got, desc.handlerType, desc.desc.FullName()))
 	}
-	s := &Service{
-		desc:     desc,
-		impl:     impl,
-		methods:  make(map[string]*MethodDesc, len(desc.Methods)),
-		byPath:   make(map[string]*MethodDesc, len(desc.Methods)),
-		handlers: make([]grpc.UnaryHandler, len(desc.Methods)),
-	}
+	var ho transport.HandlerOptions
 	for _, o := range opts {
-		o.applyToService(s)
+		o.applyToService(&ho)
 	}
-	for i := range desc.Methods {
-		m := &desc.Methods[i]
-		s.methods[m.Name] = m
-		s.byPath[m.FullMethod] = m
-		if m.Handler != nil {
-			s.handlers[i] = func(ctx context.Context, req any) (any, error) {
-				return m.Handler(impl, ctx, req.(proto.Message))
-			}
+	s := newService(string(desc.desc.FullName()), desc.desc.ParentFile().Path(), len(desc.methods))
+	for i, m := range desc.methods {
+		h := desc.handlers[i]
+		if h.unary != nil {
+			s.add(transport.NewUnaryHandler(m, impl, h.unary(m.FullMethod), ho))
+		} else {
+			s.add(transport.NewStreamHandler(m, impl, h.stream, ho))
 		}
 	}
 	return s
 }
 
-// Desc returns the service's description.
-func (s *Service) Desc() *ServiceDesc { return s.desc }
-
-// Impl returns the implementation the service was built with.
-func (s *Service) Impl() any { return s.impl }
-
-// Method returns the method with the given name ("SayHello"), or nil.
-func (s *Service) Method(name string) *MethodDesc { return s.methods[name] }
-
-// MethodByPath returns the method with the given gRPC path
-// ("/helloworld.Greeter/SayHello"), or nil.
-func (s *Service) MethodByPath(fullMethod string) *MethodDesc { return s.byPath[fullMethod] }
-
-// HandleUnary runs a unary method: the service's interceptors, then the
-// implementation. A panic in either becomes an Internal error, so one bad
-// request never takes the server down; the stack goes to the error's message
-// only as a method name and the panic value, never to the client in full.
-// Every error returned carries a status.
-func (s *Service) HandleUnary(ctx context.Context, m *MethodDesc, req proto.Message) (resp proto.Message, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = panicError(m, r)
-			resp = nil
-		}
-	}()
-	handler := s.handlers[s.index(m)]
-	var out any
-	if s.unary == nil {
-		out, err = handler(ctx, req)
-	} else {
-		out, err = s.unary(ctx, req, &grpc.UnaryServerInfo{Server: s.impl, FullMethod: m.FullMethod}, handler)
-	}
-	if err != nil {
-		return nil, ToStatusError(err)
-	}
-	// A handler returning (nil, nil) hands back a typed nil pointer: IsValid
-	// is false for it, as for an untyped nil.
-	resp, _ = out.(proto.Message)
-	if resp == nil || !resp.ProtoReflect().IsValid() {
-		return nil, status.Errorf(codes.Internal, "%s returned a nil response and a nil error", m.FullMethod)
-	}
-	return resp, nil
-}
-
-// HandleStream runs a streaming method over stream, with the same interceptor
-// and panic handling as HandleUnary.
-func (s *Service) HandleStream(m *MethodDesc, stream grpc.ServerStream) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = panicError(m, r)
-		}
-	}()
-	handler := func(srv any, ss grpc.ServerStream) error { return m.StreamHandler(srv, ss) }
-	if s.stream == nil {
-		err = handler(s.impl, stream)
-	} else {
-		info := &grpc.StreamServerInfo{FullMethod: m.FullMethod, IsClientStream: m.Kind.ClientStreams(), IsServerStream: m.Kind.ServerStreams()}
-		err = s.stream(s.impl, stream, info, handler)
-	}
-	if err != nil {
-		return ToStatusError(err)
-	}
-	return nil
-}
-
-// index returns m's position in the service's method list. Descriptors are
-// elements of desc.Methods, so this is pointer arithmetic, not a search: it
-// runs on every unary call of every transport.
-func (s *Service) index(m *MethodDesc) int {
-	methods := s.desc.Methods
-	if len(methods) > 0 {
-		size := unsafe.Sizeof(methods[0])
-		off := uintptr(unsafe.Pointer(m)) - uintptr(unsafe.Pointer(unsafe.SliceData(methods)))
-		if off%size == 0 && off/size < uintptr(len(methods)) {
-			return int(off / size)
+// NewGRPCService binds impl to a service described by protoc-gen-go-grpc
+// (pb.Greeter_ServiceDesc), so code generated for grpc-go is served over
+// every transport too. The methods' facts come from the global protobuf
+// registry, where protoc-gen-go's init registered the service's file.
+func NewGRPCService(desc *grpc.ServiceDesc, impl any, opts ...ServiceOption) (*Service, error) {
+	if desc.HandlerType != nil {
+		want := reflect.TypeOf(desc.HandlerType).Elem()
+		if got := reflect.TypeOf(impl); got == nil || !got.Implements(want) {
+			return nil, fmt.Errorf("svcclient: %v does not implement %v for service %s", got, want, desc.ServiceName)
 		}
 	}
-	panic(fmt.Sprintf("svcclient: method %s is not part of service %s", m.FullMethod, s.desc.Name))
-}
-
-func panicError(m *MethodDesc, r any) error {
-	// The stack is for the server's operators, not for the caller.
-	logPanic(m, r, debug.Stack())
-	return status.Errorf(codes.Internal, "%s: handler panicked: %v", m.FullMethod, r)
-}
-
-// PanicLogger receives every panic recovered from a handler, with its stack.
-// It prints to standard error by default; replace it before serving to send
-// panics to your own logger.
-var PanicLogger = func(method string, value any, stack []byte) {
-	fmt.Fprintf(stderr, "svcclient: panic in %s: %v\n%s", method, value, stack)
-}
-
-func logPanic(m *MethodDesc, r any, stack []byte) { PanicLogger(m.FullMethod, r, stack) }
-
-func chainUnaryServer(outer, inner grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
-	if outer == nil {
-		return inner
+	var ho transport.HandlerOptions
+	for _, o := range opts {
+		o.applyToService(&ho)
 	}
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		return outer(ctx, req, info, func(ctx context.Context, req any) (any, error) {
-			return inner(ctx, req, info, handler)
-		})
+	s := newService(desc.ServiceName, fmt.Sprint(desc.Metadata), len(desc.Methods)+len(desc.Streams))
+	for _, md := range desc.Methods {
+		m, err := transport.Lookup("/" + desc.ServiceName + "/" + md.MethodName)
+		if err != nil {
+			return nil, err
+		}
+		s.add(transport.NewUnaryHandler(m, impl, md.Handler, ho))
 	}
-}
-
-func chainStreamServer(outer, inner grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
-	if outer == nil {
-		return inner
+	for _, sd := range desc.Streams {
+		m, err := transport.Lookup("/" + desc.ServiceName + "/" + sd.StreamName)
+		if err != nil {
+			return nil, err
+		}
+		s.add(transport.NewStreamHandler(m, impl, sd.Handler, ho))
 	}
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return outer(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
-			return inner(srv, ss, info, handler)
-		})
-	}
+	return s, nil
 }
 
-// ServerCall carries one call's response header and trailer on the server
-// side of a transport other than gRPC. Installed in the handler's context,
-// it makes grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work in
-// handlers whatever transport carried the call.
-type ServerCall struct {
-	method     string
-	mu         sync.Mutex
-	header     metadata.MD
-	trailer    metadata.MD
-	headerSent bool
-	// sendHeader, if set, writes the header to the wire at once (streaming
-	// transports); otherwise the header goes out with the response.
-	sendHeader func(metadata.MD) error
+func newService(name, file string, n int) *Service {
+	return &Service{name: name, file: file, handlers: make([]*transport.Handler, 0, n), byPath: make(map[string]*transport.Handler, n)}
 }
 
-// NewServerCall returns a ServerCall for m. sendHeader may be nil.
-func NewServerCall(m *MethodDesc, sendHeader func(metadata.MD) error) *ServerCall {
-	return &ServerCall{method: m.FullMethod, sendHeader: sendHeader}
+func (s *Service) add(h *transport.Handler) {
+	s.handlers = append(s.handlers, h)
+	s.byPath[h.Method.FullMethod] = h
 }
 
-// Context returns ctx carrying c, for the handler.
-func (c *ServerCall) Context(ctx context.Context) context.Context {
-	return grpc.NewContextWithServerTransportStream(ctx, c)
-}
+// Name returns the fully-qualified service name, e.g. "helloworld.Greeter".
+func (s *Service) Name() string { return s.name }
 
-// Method returns the gRPC path of the call.
-func (c *ServerCall) Method() string { return c.method }
+// File returns the .proto file that declares the service.
+func (s *Service) File() string { return s.file }
 
-// SetHeader merges md into the response header.
-func (c *ServerCall) SetHeader(md metadata.MD) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.headerSent {
-		return status.Error(codes.Internal, "svcclient: SetHeader called after the header was sent")
-	}
-	c.header = metadata.Join(c.header, md)
-	return nil
-}
+// Handlers returns the service's methods, resolved, in declaration order
+// (unary methods first for a service from [NewGRPCService]). Transports
+// serve them; the slice must not be changed.
+func (s *Service) Handlers() []*transport.Handler { return s.handlers }
 
-// SendHeader merges md into the response header and sends it.
-func (c *ServerCall) SendHeader(md metadata.MD) error {
-	c.mu.Lock()
-	if c.headerSent {
-		c.mu.Unlock()
-		return status.Error(codes.Internal, "svcclient: the header was already sent")
-	}
-	c.header = metadata.Join(c.header, md)
-	c.headerSent = true
-	h, send := c.header, c.sendHeader
-	c.mu.Unlock()
-	if send != nil {
-		return send(h)
-	}
-	return nil
-}
-
-// SetTrailer merges md into the response trailer.
-func (c *ServerCall) SetTrailer(md metadata.MD) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.trailer = metadata.Join(c.trailer, md)
-	return nil
-}
-
-// Header returns the response header and marks it sent: later SetHeader
-// calls fail, as they do on grpc-go.
-func (c *ServerCall) Header() metadata.MD {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.headerSent = true
-	return c.header
-}
-
-// Trailer returns the response trailer.
-func (c *ServerCall) Trailer() metadata.MD {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.trailer
-}
+// Handler returns the method with gRPC path fullMethod, or nil.
+func (s *Service) Handler(fullMethod string) *transport.Handler { return s.byPath[fullMethod] }

@@ -3,7 +3,7 @@
 // made in package generator, which builds the view model they receive.
 //
 // The templates call one function per imported package ({{grpc
-// "CallOption"}}, {{runtime "Conn"}}) and {{ident .Input}} for message
+// "CallOption"}}, {{runtime "NewClient"}}) and {{ident .Input}} for message
 // types; the generator binds these to protogen.GeneratedFile.QualifiedGoIdent
 // so that protogen owns imports and formatting.
 package templates
@@ -28,7 +28,6 @@ var placeholderFuncs = template.FuncMap{
 	"grpc":    unbound,
 	"codes":   unbound,
 	"status":  unbound,
-	"proto":   unbound,
 	"runtime": unbound,
 }
 

@@ -66,7 +66,7 @@ func (Greeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) (*hell
 			return nil, status.Error(codes.Internal, "the call was not ended by its context")
 		}
 	case "panic":
-		panic("greeter was asked to panic")
+		panic("greeter was asked to panic: db password is hunter2")
 	case "deadline":
 		_, ok := ctx.Deadline()
 		return &helloworld.HelloReply{Message: fmt.Sprintf("deadline:%v", ok)}, nil

@@ -1,10 +1,14 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"path"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +18,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -29,7 +32,7 @@ type Transport struct {
 	Name string
 	// Serve serves the services over the transport for the rest of the
 	// test (cleaning up with t.Cleanup) and returns a Conn that reaches them.
-	Serve func(t *testing.T, services ...*runtime.Service) runtime.Conn
+	Serve func(t *testing.T, services ...*runtime.Service) grpc.ClientConnInterface
 	// Which streaming kinds the transport carries. For the others the suite
 	// checks that a call fails with Unimplemented.
 	ServerStreaming, ClientStreaming, BidiStreaming bool
@@ -162,20 +165,50 @@ func testCancel(t *testing.T, tr Transport) {
 }
 
 func testPanic(t *testing.T, tr Transport) {
-	quietPanics(t)
+	log := capturePanicLog(t)
 	greeter, _ := serve(t, tr, nil)
 	_, err := greeter.SayHello(testContext(t), &helloworld.HelloRequest{Name: "panic"})
 	wantCode(t, err, codes.Internal)
+	// The panic value may hold anything: it goes to the server's log, with
+	// the stack, and never to the caller.
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the client got the panic value: %v", err)
+	}
+	if got := log.String(); !strings.Contains(got, "hunter2") || !strings.Contains(got, "goroutine") {
+		t.Errorf("the server log lacks the panic value or its stack: %q", got)
+	}
 	if _, err := greeter.SayHello(testContext(t), &helloworld.HelloRequest{Name: "Ada"}); err != nil {
 		t.Fatalf("the server did not keep serving after a panic: %v", err)
 	}
 }
 
-// quietPanics keeps expected panics' stacks out of the test log.
-func quietPanics(t *testing.T) {
-	saved := runtime.PanicLogger
-	runtime.PanicLogger = func(string, any, []byte) {}
-	t.Cleanup(func() { runtime.PanicLogger = saved })
+// capturePanicLog sends slog.Default, where panics are logged, to a buffer
+// for the rest of the test, which keeps the expected stacks out of the test
+// log and lets the test read them.
+func capturePanicLog(t *testing.T) *lockedBuffer {
+	buf := new(lockedBuffer)
+	saved := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(saved) })
+	return buf
+}
+
+// lockedBuffer is a bytes.Buffer safe for the handler goroutines that log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // recorder collects the order interceptors run in.
@@ -200,18 +233,18 @@ func (r *recorder) take() []string {
 
 func testInterceptorOrder(t *testing.T, tr Transport) {
 	var rec recorder
-	unary := func(name string) runtime.UnaryClientInterceptor {
-		return func(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, invoker runtime.UnaryInvoker, opts ...grpc.CallOption) error {
-			rec.add("client " + name + " " + m.Name)
-			err := invoker(ctx, m, req, reply, opts...)
+	unary := func(name string) grpc.UnaryClientInterceptor {
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			rec.add("client " + name + " " + path.Base(method))
+			err := invoker(ctx, method, req, reply, cc, opts...)
 			rec.add("client " + name + " done")
 			return err
 		}
 	}
-	stream := func(name string) runtime.StreamClientInterceptor {
-		return func(ctx context.Context, m *runtime.MethodDesc, streamer runtime.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-			rec.add("client stream " + name + " " + m.Name)
-			return streamer(ctx, m, opts...)
+	stream := func(name string) grpc.StreamClientInterceptor {
+		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			rec.add("client stream " + name + " " + path.Base(method))
+			return streamer(ctx, desc, cc, method, opts...)
 		}
 	}
 	server := func(name string) grpc.UnaryServerInterceptor {

@@ -17,10 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"google.golang.org/grpc/peer"
+
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
-// Conn is the client half of the transport: a [runtime.Conn] that publishes
+// Conn is the client half of the transport: a [grpc.ClientConnInterface] that publishes
 // each call's request and waits for the correlated reply, over one AMQP
 // connection shared by every call. It reconnects on its own when the
 // connection is lost. A Conn is safe for concurrent use; Close releases it.
@@ -48,7 +51,7 @@ type Conn struct {
 	bufs sync.Pool // *[]byte request buffers
 }
 
-var _ runtime.Conn = (*Conn)(nil)
+var _ grpc.ClientConnInterface = (*Conn)(nil)
 
 // Dial connects to the broker at url (amqp:// or amqps://) and returns a
 // Conn. It fails if that first connection fails, so that a wrong URL or
@@ -220,7 +223,7 @@ func (s *session) sharedLane() (*lane, error) {
 	}
 	l, err := s.openLane(false, !s.c.cfg.privateReply)
 	if err != nil {
-		return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
+		return nil, transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
 	}
 	s.shared.Store(l)
 	return l, nil
@@ -239,7 +242,7 @@ func (s *session) isolatedLane() (*lane, error) {
 		}
 		l, err := s.openLane(true, !s.c.cfg.privateReply)
 		if err != nil {
-			return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
+			return nil, transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: opening a channel: %v", err))
 		}
 		return l, nil
 	}
@@ -426,12 +429,12 @@ func (c *Conn) session(ctx context.Context, waitForReady bool) (*session, error)
 			return s, nil
 		}
 		if !waitForReady {
-			return nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: not connected to the broker (reconnecting): %v", lastErr))
+			return nil, transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: not connected to the broker (reconnecting): %v", lastErr))
 		}
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			return nil, runtime.ContextError(ctx)
+			return nil, transport.ContextError(ctx)
 		case <-c.closing:
 			return nil, errConnClosed
 		}
@@ -452,18 +455,19 @@ func waitForReady(opts []grpc.CallOption) bool {
 // Invoke performs a unary call: it publishes the request and waits for the
 // reply with the same correlation_id, the context's end, or the loss of the
 // channel that carries it, whichever comes first.
-func (c *Conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	ci := runtime.ReadCallOptions(opts)
-	header, trailer, err := c.invoke(ctx, m, req, reply, &ci, opts)
+func (c *Conn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	ci := transport.ReadCallOptions(opts)
+	header, trailer, err := c.invoke(ctx, method, req, reply, &ci, opts)
 	ci.Finish(Name, header, trailer, err)
 	return err
 }
 
-func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, ci *runtime.CallInfo, opts []grpc.CallOption) (header, trailer metadata.MD, err error) {
-	if m.Kind != runtime.Unary {
-		return nil, nil, status.Errorf(codes.Unimplemented, errStreaming, m.FullMethod, m.Kind)
+func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, ci *transport.CallInfo, opts []grpc.CallOption) (header, trailer metadata.MD, err error) {
+	req, reply, err := transport.ProtoMessages(method, anyReq, anyReply)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := runtime.ContextError(ctx); err != nil {
+	if err := transport.ContextError(ctx); err != nil {
 		return nil, nil, err
 	}
 	maxSend, maxRecv := c.cfg.maxSend, c.cfg.maxRecv
@@ -488,15 +492,15 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 		return nil, nil, status.Errorf(codes.ResourceExhausted, "amqptransport: request of %d bytes is larger than the limit of %d", len(body), maxSend)
 	}
 
-	pub := amqp.Publishing{ContentType: c.contentType, Type: m.FullMethod, Body: body}
+	pub := amqp.Publishing{ContentType: c.contentType, Type: method, Body: body}
 	if md, ok := metadata.FromOutgoingContext(ctx); ok {
 		if pub.Headers, err = putMetadata(nil, "", md); err != nil {
 			return nil, nil, err
 		}
 	}
-	exchange, key := "", serviceName(m.FullMethod)
+	exchange, key := "", serviceName(method)
 	if c.cfg.route != nil {
-		exchange, key = c.cfg.route(m)
+		exchange, key = c.cfg.route(method)
 	}
 	isolated := exchange != "" || len(body) > c.cfg.isolateAbove
 
@@ -505,11 +509,10 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 		return nil, nil, err
 	}
 	if reason := s.blocked.Load(); reason != nil {
-		return nil, nil, runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: the broker is blocking publishers: %s", *reason))
+		return nil, nil, transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: the broker is blocking publishers: %s", *reason))
 	}
-	if ci.Peer != nil {
-		ci.Peer.Addr = s.conn.RemoteAddr()
-		ci.Peer.LocalAddr = s.conn.LocalAddr()
+	if len(ci.Peers) > 0 {
+		ci.SetPeer(&peer.Peer{Addr: s.conn.RemoteAddr(), LocalAddr: s.conn.LocalAddr()})
 	}
 	pub.ReplyTo = s.replyTo
 
@@ -537,7 +540,7 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 			if attempt == 0 {
 				continue
 			}
-			return nil, nil, runtime.NotSent(status.Error(codes.Unavailable, "amqptransport: request channel closed"))
+			return nil, nil, transport.NotSent(status.Error(codes.Unavailable, "amqptransport: request channel closed"))
 		}
 		// The deadline is read as late as possible, so that expiration
 		// counts from the moment the request leaves.
@@ -577,7 +580,7 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 				// it must carry no other call.
 				s.closeLater(l)
 			}
-			return nil, nil, runtime.ContextError(ctx)
+			return nil, nil, transport.ContextError(ctx)
 		}
 		r = <-pc.done // the reply came at the same time: take it
 	}
@@ -621,9 +624,9 @@ func (c *Conn) readReply(d amqp.Delivery, reply proto.Message, maxRecv int) (hea
 // NewStream fails with Unimplemented: AMQP request/reply carries unary
 // calls only. Use gRPC, HTTP (server streaming) or the in-process
 // transport for streaming methods; a fallback connection can route them.
-func (c *Conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	err := runtime.NotSent(status.Errorf(codes.Unimplemented, errStreaming, m.FullMethod, m.Kind))
-	ci := runtime.ReadCallOptions(opts)
+func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	err := transport.NotSent(status.Errorf(codes.Unimplemented, errStreaming, method, transport.KindOf(desc)))
+	ci := transport.ReadCallOptions(opts)
 	ci.Finish(Name, nil, nil, err)
 	return nil, err
 }

@@ -151,7 +151,12 @@ func TestDeadline(t *testing.T) {
 	wantCode(t, err, codes.DeadlineExceeded)
 	// The handler ran with the caller's deadline, to the millisecond it
 	// travels with.
-	hctx := <-g.started
+	var hctx context.Context
+	select {
+	case hctx = <-g.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler never started")
+	}
 	got, ok := hctx.Deadline()
 	if !ok {
 		t.Fatal("handler context has no deadline")
@@ -159,7 +164,11 @@ func TestDeadline(t *testing.T) {
 	if d := got.Sub(want); d > time.Millisecond || d < -time.Millisecond {
 		t.Errorf("handler deadline %v, caller's %v", got, want)
 	}
-	<-hctx.Done() // the handler was cancelled by its deadline, not left running
+	select {
+	case <-hctx.Done(): // the handler was cancelled by its deadline, not left running
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler's context was not cancelled at its deadline")
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -182,7 +191,7 @@ func TestCancel(t *testing.T) {
 				_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "block"})
 				errc <- err
 			}()
-			<-g.started // the server holds the request
+			waitStarted(t, g) // the server holds the request
 			cancel()
 			// The call ends while the handler is still blocked: at once, not
 			// when a reply comes.
@@ -214,7 +223,7 @@ func TestNoServerFailsFast(t *testing.T) {
 }
 
 func TestPanickingHandler(t *testing.T) {
-	quietPanics()
+	quietPanics(t)
 	url, queue := broker(t)
 	serve(t, url, queue, newGreeter("s1"))
 	_, client := dial(t, url, queue)
@@ -268,8 +277,7 @@ func TestCompetingConsumers(t *testing.T) {
 func TestStreamingIsUnimplemented(t *testing.T) {
 	url, queue := broker(t)
 	conn, _ := dial(t, url, queue)
-	m := &runtime.MethodDesc{Name: "Chat", FullMethod: "/test.Chat/Chat", Kind: runtime.BidiStream}
-	_, err := conn.NewStream(testContext(t), m)
+	_, err := conn.NewStream(testContext(t), &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, "/test.Chat/Chat")
 	st := wantCode(t, err, codes.Unimplemented)
 	if !strings.Contains(st.Message(), "gRPC") {
 		t.Errorf("message %q does not say which transports stream", st.Message())
@@ -324,8 +332,8 @@ func TestMissingExchangeFailsOnlyThatCall(t *testing.T) {
 	g := newGreeter("s1")
 	serve(t, url, queue, g)
 	missing := "svcclient-test-no-such-exchange"
-	conn, err := amqptransport.Dial(url, amqptransport.WithRouting(func(m *runtime.MethodDesc) (string, string) {
-		if m.Name == "SayHello" && m.FullMethod == "/missing" {
+	conn, err := amqptransport.Dial(url, amqptransport.WithRouting(func(fullMethod string) (string, string) {
+		if fullMethod == "/helloworld.Greeter/Missing" {
 			return missing, queue
 		}
 		return "", queue
@@ -344,11 +352,9 @@ func TestMissingExchangeFailsOnlyThatCall(t *testing.T) {
 		_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "block"})
 		inflight <- err
 	}()
-	<-g.started
+	waitStarted(t, g)
 
-	m := helloworldsvc.Greeter_ServiceDesc.Methods[0]
-	m.FullMethod = "/missing"
-	err = conn.Invoke(ctx, &m, &helloworld.HelloRequest{Name: "x"}, new(helloworld.HelloReply))
+	err = conn.Invoke(ctx, "/helloworld.Greeter/Missing", &helloworld.HelloRequest{Name: "x"}, new(helloworld.HelloReply))
 	st := wantCode(t, err, codes.Unavailable)
 	if !strings.Contains(st.Message(), missing) || !strings.Contains(st.Message(), "404") {
 		t.Errorf("message %q does not name the exchange and the 404", st.Message())

@@ -3,7 +3,7 @@
 // semantics of a gRPC unary call (status codes with details, deadlines,
 // cancellation, metadata).
 //
-// The client half, [Conn], is a [runtime.Conn] for generated clients:
+// The client half, [Conn], is a [grpc.ClientConnInterface] for generated clients:
 //
 //	conn, err := amqptransport.Dial("amqp://guest:guest@localhost:5672/")
 //	...

@@ -9,12 +9,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // errConnClosed ends calls on a Conn that is closed, as grpc-go ends them
 // on a closing ClientConn.
-var errConnClosed = runtime.NotSent(status.Error(codes.Canceled, "amqptransport: the connection is closing"))
+var errConnClosed = transport.NotSent(status.Error(codes.Canceled, "amqptransport: the connection is closing"))
 
 const errStreaming = "amqptransport: %s is a %v method; AMQP carries unary calls only: use gRPC, HTTP (server streaming) or the in-process transport for streams"
 
@@ -38,16 +38,16 @@ func channelError(e *amqp.Error, connLost, isolated bool) error {
 	// before routing: the request went nowhere.
 	switch e.Code {
 	case amqp.NotFound:
-		return runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: broker refused the request: %s", describe(e)))
+		return transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: broker refused the request: %s", describe(e)))
 	case amqp.AccessRefused:
-		return runtime.NotSent(status.Errorf(codes.PermissionDenied, "amqptransport: broker refused the request: %s", describe(e)))
+		return transport.NotSent(status.Errorf(codes.PermissionDenied, "amqptransport: broker refused the request: %s", describe(e)))
 	case amqp.PreconditionFailed:
 		if isSizeError(e) {
-			return runtime.NotSent(status.Errorf(codes.ResourceExhausted, "amqptransport: broker refused the request: %s", describe(e)))
+			return transport.NotSent(status.Errorf(codes.ResourceExhausted, "amqptransport: broker refused the request: %s", describe(e)))
 		}
-		return runtime.NotSent(status.Errorf(codes.FailedPrecondition, "amqptransport: broker refused the request: %s", describe(e)))
+		return transport.NotSent(status.Errorf(codes.FailedPrecondition, "amqptransport: broker refused the request: %s", describe(e)))
 	case amqp.ContentTooLarge:
-		return runtime.NotSent(status.Errorf(codes.ResourceExhausted, "amqptransport: broker refused the request: %s", describe(e)))
+		return transport.NotSent(status.Errorf(codes.ResourceExhausted, "amqptransport: broker refused the request: %s", describe(e)))
 	}
 	return status.Errorf(codes.Internal, "amqptransport: broker closed the request channel: %s", describe(e))
 }
@@ -93,7 +93,7 @@ func codeName(code int) string {
 // message's frames were all written, so the broker cannot have routed it.
 func publishError(err error) error {
 	if errors.Is(err, amqp.ErrClosed) {
-		return runtime.NotSent(status.Errorf(codes.Unavailable, "amqptransport: publishing the request: %v", err))
+		return transport.NotSent(status.Errorf(codes.Unavailable, "amqptransport: publishing the request: %v", err))
 	}
 	return status.Errorf(codes.Unavailable, "amqptransport: publishing the request: %v", err)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
 	"github.com/svcclient/svcclient/internal/amqptest"
-	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
 )
 
@@ -96,7 +94,7 @@ func serve(t *testing.T, url, queue string, g helloworldsvc.GreeterServer, opts 
 
 // toQueue routes every call to queue.
 func toQueue(queue string) amqptransport.ClientOption {
-	return amqptransport.WithRouting(func(*runtime.MethodDesc) (string, string) { return "", queue })
+	return amqptransport.WithRouting(func(string) (string, string) { return "", queue })
 }
 
 // dial returns a client for queue, closed when the test ends.
@@ -151,11 +149,23 @@ func waitGoroutines(t *testing.T, n int) {
 	}
 }
 
-var onceQuietPanics sync.Once
+// quietPanics keeps the panicking-handler test from printing a stack: panics
+// are logged with slog.Default.
+func quietPanics(t *testing.T) {
+	saved := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { slog.SetDefault(saved) })
+}
 
-// quietPanics keeps the panicking-handler test from printing a stack.
-func quietPanics() {
-	onceQuietPanics.Do(func() {
-		runtime.PanicLogger = func(string, any, []byte) {}
-	})
+// waitStarted returns the context of the next "block" call g starts, and
+// fails the test if none starts within a few seconds.
+func waitStarted(t testing.TB, g *greeter) context.Context {
+	t.Helper()
+	select {
+	case ctx := <-g.started:
+		return ctx
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call reached the handler within 10s")
+		return nil
+	}
 }

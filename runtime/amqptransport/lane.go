@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // A lane is one AMQP channel that carries requests, and its goroutine: the
@@ -195,7 +195,7 @@ func (s *session) returned(r amqp.Return) {
 		return
 	}
 	if pc := s.pending.take(id); pc != nil {
-		pc.done <- result{err: runtime.NotSent(status.Errorf(codes.Unavailable,
+		pc.done <- result{err: transport.NotSent(status.Errorf(codes.Unavailable,
 			"amqptransport: no queue for %s: the broker returned the request (%d %s): is a server for it running?",
 			routeString(r.Exchange, r.RoutingKey), r.ReplyCode, r.ReplyText))}
 	}

@@ -97,7 +97,7 @@ func TestGoClientCallsNodeServer(t *testing.T) {
 	for _, codec := range []runtime.Codec{&runtime.JSONCodec{}, runtime.ProtoCodec{}} {
 		t.Run(codec.Name(), func(t *testing.T) {
 			conn, err := amqptransport.Dial(url, amqptransport.WithCodec(codec),
-				amqptransport.WithRouting(func(*runtime.MethodDesc) (string, string) { return "", queue }))
+				amqptransport.WithRouting(func(string) (string, string) { return "", queue }))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -88,7 +88,7 @@ type clientConfig struct {
 	commonConfig
 	codec        runtime.Codec
 	privateReply bool
-	route        func(*runtime.MethodDesc) (exchange, routingKey string)
+	route        func(fullMethod string) (exchange, routingKey string)
 	isolateAbove int
 }
 
@@ -189,7 +189,7 @@ func WithPrivateReplyQueue() ClientOption {
 // name: the queue a [Server] consumes by default. Requests to an exchange
 // other than the default are published on a channel of their own, so that
 // a missing exchange (404) fails that call alone.
-func WithRouting(route func(method *runtime.MethodDesc) (exchange, routingKey string)) ClientOption {
+func WithRouting(route func(fullMethod string) (exchange, routingKey string)) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.route = route })
 }
 

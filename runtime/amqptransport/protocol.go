@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // The wire contract, documented in docs/amqp-protocol.md. Everything that
@@ -200,12 +201,12 @@ func putMetadata(h amqp.Table, prefix string, md metadata.MD) (amqp.Table, error
 			h = make(amqp.Table, len(md)+2)
 		}
 		if len(vs) == 1 {
-			h[name] = runtime.EncodeMetadataValue(k, vs[0])
+			h[name] = transport.EncodeMetadataValue(k, vs[0])
 			continue
 		}
 		arr := make([]any, len(vs))
 		for i, v := range vs {
-			arr[i] = runtime.EncodeMetadataValue(k, v)
+			arr[i] = transport.EncodeMetadataValue(k, v)
 		}
 		h[name] = arr
 	}
@@ -227,7 +228,7 @@ func appendMetadataValue(md metadata.MD, key string, v any) metadata.MD {
 		// text needs base64.
 		return appendMD(md, key, string(v))
 	case string:
-		dv, err := runtime.DecodeMetadataValue(key, v)
+		dv, err := transport.DecodeMetadataValue(key, v)
 		if err != nil {
 			return md // a malformed binary value is dropped, as grpc-go drops it
 		}

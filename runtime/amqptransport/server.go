@@ -15,7 +15,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // ErrServerClosed is returned by [Server.Serve] after Shutdown or Close.
@@ -87,7 +90,7 @@ func NewServer(opts ...ServerOption) *Server {
 // WithQueue says otherwise. It panics if called after Start or Serve, as
 // grpc.Server's RegisterService does.
 func (s *Server) Register(svc *runtime.Service, opts ...RegisterOption) {
-	r := &registration{svc: svc, queue: svc.Desc().Name}
+	r := &registration{svc: svc, queue: svc.Name()}
 	for _, o := range opts {
 		o.applyToRegistration(r)
 	}
@@ -222,7 +225,7 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		if err != nil {
 			ss.cancel()
 			_ = conn.Close()
-			return nil, fmt.Errorf("serving %s from queue %q: %w", r.svc.Desc().Name, r.queue, err)
+			return nil, fmt.Errorf("serving %s from queue %q: %w", r.svc.Name(), r.queue, err)
 		}
 		all = append(all, started{c, deliveries})
 	}
@@ -398,10 +401,11 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	if err != nil {
 		return fail(nil, nil, status.Error(codes.InvalidArgument, err.Error()))
 	}
-	m, err := ss.method(r, d.Type)
+	handler, err := ss.method(r, d.Type)
 	if err != nil {
 		return fail(nil, nil, err)
 	}
+	m := handler.Method
 	if hasDeadline && !time.Now().Before(deadline) {
 		return fail(nil, nil, status.Errorf(codes.DeadlineExceeded, "%s: deadline passed before the request was served", m.FullMethod))
 	}
@@ -415,11 +419,6 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	if err != nil {
 		return fail(nil, nil, status.Errorf(codes.InvalidArgument, "%s: %v", m.FullMethod, err))
 	}
-	req := m.NewRequest()
-	if err := codec.Unmarshal(d.Body, req); err != nil {
-		return fail(nil, nil, status.Errorf(codes.InvalidArgument, "%s: decoding the %s request: %v", m.FullMethod, codec.Name(), err))
-	}
-
 	ctx := ss.ctx
 	if hasDeadline {
 		var cancel context.CancelFunc
@@ -427,8 +426,13 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 		defer cancel()
 	}
 	ctx = metadata.NewIncomingContext(ctx, requestMetadata(d.Headers))
-	call := runtime.NewServerCall(m, nil)
-	resp, err := r.svc.HandleUnary(call.Context(ctx), m, req)
+	call := transport.NewServerCall(m.FullMethod, nil)
+	resp, err := handler.Unary(call.Context(ctx), func(req any) error {
+		if err := codec.Unmarshal(d.Body, req.(proto.Message)); err != nil {
+			return status.Errorf(codes.InvalidArgument, "%s: decoding the %s request: %v", m.FullMethod, codec.Name(), err)
+		}
+		return nil
+	})
 	header, trailer := call.Header(), call.Trailer()
 	if err != nil {
 		return fail(header, trailer, err)
@@ -455,23 +459,23 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 
 // method finds the method a request names in its type property: the gRPC
 // path ("/helloworld.Greeter/SayHello") or the bare name ("SayHello").
-func (ss *serverSession) method(r *registration, name string) (*runtime.MethodDesc, error) {
-	var m *runtime.MethodDesc
+func (ss *serverSession) method(r *registration, name string) (*transport.Handler, error) {
+	var h *transport.Handler
 	switch {
 	case name == "":
 		return nil, status.Error(codes.InvalidArgument, "request names no method: set the type property to the method's path, /package.Service/Method")
 	case strings.HasPrefix(name, "/"):
-		m = r.svc.MethodByPath(name)
+		h = r.svc.Handler(name)
 	default:
-		m = r.svc.Method(name)
+		h = r.svc.Handler("/" + r.svc.Name() + "/" + name)
 	}
-	if m == nil {
-		return nil, status.Errorf(codes.Unimplemented, "unknown method %s for service %s", name, r.svc.Desc().Name)
+	if h == nil {
+		return nil, status.Errorf(codes.Unimplemented, "unknown method %s for service %s", name, r.svc.Name())
 	}
-	if m.Kind != runtime.Unary {
-		return nil, status.Errorf(codes.Unimplemented, errStreaming, m.FullMethod, m.Kind)
+	if h.Method.Kind != transport.Unary {
+		return nil, status.Errorf(codes.Unimplemented, errStreaming, h.Method.FullMethod, h.Method.Kind)
 	}
-	return m, nil
+	return h, nil
 }
 
 // wait blocks until the session must end: it returns why, or nil when the

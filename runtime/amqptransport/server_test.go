@@ -221,7 +221,7 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		result <- err
 	}()
-	<-g.started
+	waitStarted(t, g)
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- srv.Shutdown(ctx) }()
 	select {
@@ -277,7 +277,7 @@ func TestConnectionDrop(t *testing.T) {
 				}()
 			}
 			for range held {
-				<-g.started
+				waitStarted(t, g)
 			}
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -390,7 +390,7 @@ func TestBrokerClosesConnection(t *testing.T) {
 		_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "block"})
 		errs <- err
 	}()
-	<-g.started
+	waitStarted(t, g)
 	out, err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "list_connections", "pid", "client_properties").CombinedOutput()
 	if err != nil {
 		t.Skipf("rabbitmqctl list_connections: %v: %s", err, out)
@@ -458,7 +458,7 @@ func TestOversizedForBrokerFailsOnlyThatCall(t *testing.T) {
 		_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "block"})
 		inflight <- err
 	}()
-	<-g.started
+	waitStarted(t, g)
 	_, err = client.SayHello(ctx, &helloworld.HelloRequest{Name: strings.Repeat("x", 300<<10)})
 	st := wantCode(t, err, codes.ResourceExhausted)
 	if !strings.Contains(st.Message(), "406") {

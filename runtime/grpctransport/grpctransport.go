@@ -1,28 +1,31 @@
 // Package grpctransport carries svcclient calls over gRPC with grpc-go.
 //
-// [NewConn] turns any grpc.ClientConnInterface (a *grpc.ClientConn, or
-// anything that wraps one) into a [runtime.Conn] for generated clients. Calls
-// go straight to grpc-go: call options such as grpc.Header, grpc.Trailer and
-// grpc.WaitForReady keep their meaning, and errors are grpc-go's own.
+// A *grpc.ClientConn already is a grpc.ClientConnInterface, so generated
+// clients can call over it directly. [NewConn] adds what the other
+// transports do: it reports itself to runtime.AnsweredBy and marks errors
+// of calls that never left the client with runtime.ErrNotSent, which is
+// what lets runtime.NewFallbackConn move on safely. Call options keep
+// grpc-go's meaning, and errors are grpc-go's own.
 //
-// [Register] serves a [runtime.Service] on a grpc.Server, without
-// protoc-gen-go-grpc: the service's own interceptors run inside the server's.
+// [Register] serves a runtime.Service on a grpc.Server, without
+// protoc-gen-go-grpc: the server's interceptors run outside the service's.
 package grpctransport
 
 import (
 	"context"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/peer"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // Name is the transport's name, as reported by runtime.AnsweredBy.
 const Name = "grpc"
 
-// NewConn returns a runtime.Conn that calls over cc.
-func NewConn(cc grpc.ClientConnInterface) runtime.Conn {
+// NewConn returns a connection that calls over cc.
+func NewConn(cc grpc.ClientConnInterface) grpc.ClientConnInterface {
 	return conn{cc: cc}
 }
 
@@ -30,58 +33,40 @@ type conn struct {
 	cc grpc.ClientConnInterface
 }
 
-// streamDescs are the grpc.StreamDesc values grpc-go's client needs, one per
-// kind; the client reads only the two flags, so they are shared by all methods.
-var streamDescs = [...]grpc.StreamDesc{
-	runtime.Unary:        {},
-	runtime.ServerStream: {ServerStreams: true},
-	runtime.ClientStream: {ClientStreams: true},
-	runtime.BidiStream:   {ServerStreams: true, ClientStreams: true},
+// callOptions returns the options for one call: the caller's, then
+// grpc.StaticMethod (which tells stats handlers such as OpenTelemetry's that
+// the method name is a generated constant, safe as a metric label, as
+// protoc-gen-go-grpc's clients say it), then a grpc.Peer writing to p.
+// grpc-go fills every grpc.Peer option given, so the caller's own still
+// works.
+func callOptions(opts []grpc.CallOption, p *peer.Peer) []grpc.CallOption {
+	return append(opts[:len(opts):len(opts)], grpc.StaticMethod(), grpc.Peer(p))
 }
 
-// staticMethod is grpc.StaticMethod alone, for calls with no options of
-// their own: it tells stats handlers (OpenTelemetry, Prometheus) that the
-// method name is a generated constant, safe to use as a metric label, as
-// protoc-gen-go-grpc's clients say it. grpc-go only reads the slice.
-var staticMethod = []grpc.CallOption{grpc.StaticMethod()}
-
-// withStaticMethod adds grpc.StaticMethod to opts, allocating only when
-// the caller passed options.
-func withStaticMethod(opts []grpc.CallOption) []grpc.CallOption {
-	if len(opts) == 0 {
-		return staticMethod
-	}
-	return append(opts[:len(opts):len(opts)], grpc.StaticMethod())
+func (c conn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	var p peer.Peer
+	err := c.cc.Invoke(ctx, method, req, reply, callOptions(opts, &p)...)
+	transport.SetAnsweredBy(opts, Name)
+	return markNotSent(err, &p)
 }
 
-func (c conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	err := c.cc.Invoke(ctx, m.FullMethod, req, reply, withStaticMethod(opts)...)
-	runtime.SetAnsweredBy(opts, Name)
-	return markNotSent(err, opts)
+func (c conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	p := new(peer.Peer)
+	s, err := c.cc.NewStream(ctx, desc, method, callOptions(opts, p)...)
+	transport.SetAnsweredBy(opts, Name)
+	return s, markNotSent(err, p)
 }
 
-func (c conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s, err := c.cc.NewStream(ctx, &streamDescs[m.Kind], m.FullMethod, withStaticMethod(opts)...)
-	runtime.SetAnsweredBy(opts, Name)
-	return s, markNotSent(err, opts)
-}
-
-// markNotSent marks err with runtime.NotSent when grpc-go provably never
-// sent the request. grpc-go fills a grpc.Peer call option only once the
-// call has a stream on a connection (the point from which request bytes
-// can be written), so a failed call whose Peer option is still empty never
-// left the client: no connection was ready (refused, unresolvable, in
-// backoff) or the call was refused locally. The fallback connection passes
-// a fresh Peer option to every attempt to learn this; without one, errors
-// are left as they are.
-func markNotSent(err error, opts []grpc.CallOption) error {
-	if err == nil {
-		return nil
-	}
-	for _, o := range opts {
-		if p, ok := o.(grpc.PeerCallOption); ok && p.PeerAddr != nil && p.PeerAddr.Addr == nil {
-			return runtime.NotSent(err)
-		}
+// markNotSent marks err with transport.NotSent when grpc-go provably never
+// sent the request. grpc-go fills a grpc.Peer call option once the call has
+// a stream on a connection, the point from which request bytes can be
+// written; a failed call whose Peer is still empty never left the client:
+// no connection was ready (refused, unresolvable, in backoff) or the call
+// was refused locally. A stream that failed after opening reports its error
+// from RecvMsg, where it may have been sent, and is not marked.
+func markNotSent(err error, p *peer.Peer) error {
+	if err != nil && p.Addr == nil {
+		return transport.NotSent(err)
 	}
 	return err
 }
@@ -91,51 +76,34 @@ func markNotSent(err error, opts []grpc.CallOption) error {
 // panicking implementation yields an Internal status instead of crashing
 // the server.
 func Register(r grpc.ServiceRegistrar, svc *runtime.Service) {
-	r.RegisterService(ServiceDesc(svc), svc.Impl())
+	r.RegisterService(ServiceDesc(svc), nil)
 }
 
 // ServiceDesc returns the grpc.ServiceDesc that serves svc, for code that
-// registers services itself.
+// registers services itself. Its handlers ignore the implementation
+// grpc.Server hands them: svc already holds it.
 func ServiceDesc(svc *runtime.Service) *grpc.ServiceDesc {
-	d := svc.Desc()
-	gd := &grpc.ServiceDesc{
-		ServiceName: d.Name,
-		HandlerType: d.HandlerType,
-		Metadata:    d.File,
-	}
-	for i := range d.Methods {
-		m := &d.Methods[i]
-		if m.Kind == runtime.Unary {
+	gd := &grpc.ServiceDesc{ServiceName: svc.Name(), Metadata: svc.File()}
+	for _, h := range svc.Handlers() {
+		m := h.Method
+		name := string(m.Desc.Name())
+		if m.Kind == transport.Unary {
 			gd.Methods = append(gd.Methods, grpc.MethodDesc{
-				MethodName: m.Name,
-				Handler:    unaryHandler(svc, m),
+				MethodName: name,
+				Handler: func(_ any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+					return h.UnaryWithInterceptor(ctx, dec, interceptor)
+				},
 			})
 			continue
 		}
 		gd.Streams = append(gd.Streams, grpc.StreamDesc{
-			StreamName:    m.Name,
+			StreamName:    name,
 			ServerStreams: m.Kind.ServerStreams(),
 			ClientStreams: m.Kind.ClientStreams(),
 			Handler: func(_ any, stream grpc.ServerStream) error {
-				return svc.HandleStream(m, stream)
+				return h.Stream(stream)
 			},
 		})
 	}
 	return gd
-}
-
-func unaryHandler(svc *runtime.Service, m *runtime.MethodDesc) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-	return func(_ any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-		req := m.NewRequest()
-		if err := dec(req); err != nil {
-			return nil, err
-		}
-		if interceptor == nil {
-			return svc.HandleUnary(ctx, m, req)
-		}
-		info := &grpc.UnaryServerInfo{Server: svc.Impl(), FullMethod: m.FullMethod}
-		return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
-			return svc.HandleUnary(ctx, m, req.(proto.Message))
-		})
-	}
 }

@@ -37,7 +37,7 @@ func serve(t *testing.T, services ...*runtime.Service) *grpc.ClientConn {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Transport{
 		Name: grpctransport.Name,
-		Serve: func(t *testing.T, services ...*runtime.Service) runtime.Conn {
+		Serve: func(t *testing.T, services ...*runtime.Service) grpc.ClientConnInterface {
 			return grpctransport.NewConn(serve(t, services...))
 		},
 		ServerStreaming: true,

@@ -19,15 +19,18 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/svcclient/svcclient/internal/httprule"
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // Name is the transport's name, as reported by runtime.AnsweredBy.
 const Name = "http"
 
-// Conn is the client half of the HTTP transport: a [runtime.Conn] that
-// calls a service over HTTP/1.1 or HTTP/2 with net/http. It is safe for
-// concurrent use.
+// Conn is the client half of the HTTP transport: a
+// grpc.ClientConnInterface that calls a service over HTTP/1.1 or HTTP/2 with
+// net/http, for generated svcclient clients and protoc-gen-go-grpc clients
+// alike. It is safe for concurrent use.
 type Conn struct {
 	httpClient  *http.Client
 	scheme      string
@@ -43,7 +46,7 @@ type Conn struct {
 	streamContentType []string
 	accept            []string
 
-	methods sync.Map // *runtime.MethodDesc → *clientMethod
+	methods sync.Map // full method name → *clientMethod
 }
 
 var (
@@ -110,26 +113,37 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 
 // clientMethod is what a Conn decides once per method.
 type clientMethod struct {
-	desc       *runtime.MethodDesc
+	fullMethod string
+	desc       *transport.MethodDesc // nil when the method is not in the protobuf registry
 	connectURL *url.URL
 	rest       *restBinding // nil: the Connect route
 	err        error        // a rule that does not fit the messages
 }
 
-func (c *Conn) method(m *runtime.MethodDesc) *clientMethod {
-	if cm, ok := c.methods.Load(m); ok {
+// method returns what c knows of a method. A method the protobuf registry
+// does not know can still be called on its Connect route, which needs only
+// its name.
+func (c *Conn) method(fullMethod string) *clientMethod {
+	if cm, ok := c.methods.Load(fullMethod); ok {
 		return cm.(*clientMethod)
 	}
-	cm := &clientMethod{desc: m}
-	cm.connectURL = &url.URL{Scheme: c.scheme, Host: c.host, Path: c.basePath + m.FullMethod}
-	if len(m.HTTP) > 0 && !c.connectOnly {
-		cm.rest, cm.err = compileBinding(m, &m.HTTP[0])
+	cm := &clientMethod{fullMethod: fullMethod}
+	cm.connectURL = &url.URL{Scheme: c.scheme, Host: c.host, Path: c.basePath + fullMethod}
+	if m, err := transport.Lookup(fullMethod); err == nil {
+		cm.desc = m
+		if !c.connectOnly {
+			var rules []httprule.Rule
+			rules, cm.err = httprule.ForMethod(m.Desc)
+			if len(rules) > 0 {
+				cm.rest, cm.err = compileBinding(m, &rules[0])
+			}
+		}
 	}
-	actual, _ := c.methods.LoadOrStore(m, cm)
+	actual, _ := c.methods.LoadOrStore(fullMethod, cm)
 	return actual.(*clientMethod)
 }
 
-func (c *Conn) readLimit(ci *runtime.CallInfo) int64 {
+func (c *Conn) readLimit(ci *transport.CallInfo) int64 {
 	if ci.MaxRecvMsgSize > 0 {
 		return int64(ci.MaxRecvMsgSize)
 	}
@@ -138,19 +152,23 @@ func (c *Conn) readLimit(ci *runtime.CallInfo) int64 {
 
 // Invoke performs a unary call: on the method's first google.api.http rule
 // if it has one, on its Connect route otherwise.
-func (c *Conn) Invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, opts ...grpc.CallOption) error {
-	ci := runtime.ReadCallOptions(opts)
-	header, trailer, err := c.invoke(ctx, m, req, reply, &ci)
+func (c *Conn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	ci := transport.ReadCallOptions(opts)
+	header, trailer, err := c.invoke(ctx, method, req, reply, &ci)
 	ci.Finish(Name, header, trailer, err)
 	return err
 }
 
-func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply proto.Message, ci *runtime.CallInfo) (header, trailer metadata.MD, err error) {
-	if m.Kind != runtime.Unary {
-		return nil, nil, runtime.NotSent(status.Errorf(codes.Internal, "%s is a %s method: call it with NewStream", m.FullMethod, m.Kind))
+func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *transport.CallInfo) (header, trailer metadata.MD, err error) {
+	cm := c.method(method)
+	if cm.desc != nil && cm.desc.Kind != transport.Unary {
+		return nil, nil, transport.NotSent(status.Errorf(codes.Internal, "%s is a %s method: call it with NewStream", method, cm.desc.Kind))
 	}
-	cm := c.method(m)
-	hr, body, err := c.newRequest(ctx, cm, req, ci, false)
+	in, out, err := transport.ProtoMessages(method, req, reply)
+	if err != nil {
+		return nil, nil, err
+	}
+	hr, body, err := c.newRequest(ctx, cm, in, ci, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +198,7 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 	if err != nil {
 		return header, trailer, err
 	}
-	return header, trailer, c.decodeUnary(cm, resp, buf.Bytes(), reply)
+	return header, trailer, c.decodeUnary(cm, resp, buf.Bytes(), out)
 }
 
 func (c *Conn) decodeUnary(cm *clientMethod, resp *http.Response, body []byte, reply proto.Message) error {
@@ -220,11 +238,11 @@ func (c *Conn) responseCodec(contentType string) runtime.Codec {
 
 // newRequest builds the HTTP request for a call. The caller must release
 // the body once the exchange is over.
-func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *runtime.CallInfo, stream bool) (*http.Request, *requestBody, error) {
+func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *transport.CallInfo, stream bool) (*http.Request, *requestBody, error) {
 	if cm.err != nil {
-		return nil, nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: %v", cm.desc.FullMethod, cm.err))
+		return nil, nil, transport.NotSent(status.Errorf(codes.Internal, "%s: %v", cm.fullMethod, cm.err))
 	}
-	if err := runtime.ContextError(ctx); err != nil {
+	if err := transport.ContextError(ctx); err != nil {
 		return nil, nil, err
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
@@ -246,7 +264,7 @@ func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Messa
 	}
 	if ci.MaxSendMsgSize > 0 && buf.Len() > ci.MaxSendMsgSize {
 		putBuffer(buf)
-		return nil, nil, runtime.NotSent(status.Errorf(codes.ResourceExhausted, "request of %d bytes is larger than the limit of %d bytes", buf.Len(), ci.MaxSendMsgSize))
+		return nil, nil, transport.NotSent(status.Errorf(codes.ResourceExhausted, "request of %d bytes is larger than the limit of %d bytes", buf.Len(), ci.MaxSendMsgSize))
 	}
 	body := newRequestBody(buf)
 	if buf.Len() > 0 {
@@ -254,11 +272,10 @@ func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Messa
 		hr.GetBody = body.getBody
 		hr.ContentLength = int64(buf.Len())
 	}
-	if ci.Peer != nil {
-		p := ci.Peer
+	if len(ci.Peers) > 0 {
 		hr = hr.WithContext(httptrace.WithClientTrace(hr.Context(), &httptrace.ClientTrace{
 			GotConn: func(info httptrace.GotConnInfo) {
-				*p = peer.Peer{Addr: info.Conn.RemoteAddr(), LocalAddr: info.Conn.LocalAddr()}
+				ci.SetPeer(&peer.Peer{Addr: info.Conn.RemoteAddr(), LocalAddr: info.Conn.LocalAddr()})
 			},
 		}))
 	}
@@ -286,7 +303,7 @@ func (c *Conn) connectRequest(ctx context.Context, cm *clientMethod, req proto.M
 		b, err = c.codec.MarshalAppend(b, req)
 	}
 	if err != nil {
-		return nil, runtime.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
+		return nil, transport.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
 	}
 	buf.Write(b)
 	return newHTTPRequest(ctx, http.MethodPost, cm.connectURL, h), nil
@@ -318,7 +335,7 @@ func (c *Conn) restRequest(ctx context.Context, cm *clientMethod, req proto.Mess
 	target := append(scratch[:0], c.basePath...)
 	target, err := rb.appendURL(target, req.ProtoReflect())
 	if err != nil {
-		return nil, runtime.NotSent(status.Errorf(codes.InvalidArgument, "%s: %v", cm.desc.FullMethod, err))
+		return nil, transport.NotSent(status.Errorf(codes.InvalidArgument, "%s: %v", cm.fullMethod, err))
 	}
 	if rb.hasBody() {
 		if codec == c.codec {
@@ -328,7 +345,7 @@ func (c *Conn) restRequest(ctx context.Context, cm *clientMethod, req proto.Mess
 		}
 		b, err := rb.appendBody(buf.AvailableBuffer(), codec, req)
 		if err != nil {
-			return nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: encoding request body: %v", cm.desc.FullMethod, err))
+			return nil, transport.NotSent(status.Errorf(codes.Internal, "%s: encoding request body: %v", cm.fullMethod, err))
 		}
 		buf.Write(b)
 	}
@@ -339,7 +356,7 @@ func (c *Conn) restRequest(ctx context.Context, cm *clientMethod, req proto.Mess
 	} else {
 		u.RawPath = rawPath
 		if u.Path, err = url.PathUnescape(rawPath); err != nil {
-			return nil, runtime.NotSent(status.Errorf(codes.Internal, "%s: built an invalid path %q", cm.desc.FullMethod, rawPath))
+			return nil, transport.NotSent(status.Errorf(codes.Internal, "%s: built an invalid path %q", cm.fullMethod, rawPath))
 		}
 	}
 	return newHTTPRequest(ctx, rb.rule.Method, u, h), nil

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // NewStream opens a server-streaming call. The request goes out when the
@@ -22,21 +22,21 @@ import (
 // that kept it from being sent; the response status arrives through
 // RecvMsg, as on grpc-go. Client and bidi streaming need a transport that
 // streams requests: they fail with Unimplemented.
-func (c *Conn) NewStream(ctx context.Context, m *runtime.MethodDesc, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	ci := runtime.ReadCallOptions(opts)
-	if m.Kind != runtime.ServerStream {
-		err := runtime.NotSent(unsupportedStreaming(m))
-		if m.Kind == runtime.Unary {
-			err = runtime.NotSent(status.Errorf(codes.Internal, "%s is a unary method: call it with Invoke", m.FullMethod))
+func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ci := transport.ReadCallOptions(opts)
+	if kind := transport.KindOf(desc); kind != transport.ServerStream {
+		err := transport.NotSent(unsupportedStreaming(method, kind))
+		if kind == transport.Unary {
+			err = transport.NotSent(status.Errorf(codes.Internal, "%s is a unary method: call it with Invoke", method))
 		}
 		ci.Finish(Name, nil, nil, err)
 		return nil, err
 	}
-	if err := runtime.ContextError(ctx); err != nil {
+	if err := transport.ContextError(ctx); err != nil {
 		ci.Finish(Name, nil, nil, err)
 		return nil, err
 	}
-	return &clientStream{conn: c, ctx: ctx, method: c.method(m), info: ci}, nil
+	return &clientStream{conn: c, ctx: ctx, method: c.method(method), info: ci}, nil
 }
 
 // clientStream is a server-streaming call: one request, then a response
@@ -46,7 +46,7 @@ type clientStream struct {
 	conn   *Conn
 	ctx    context.Context
 	method *clientMethod
-	info   runtime.CallInfo
+	info   transport.CallInfo
 
 	req    proto.Message
 	closed bool // CloseSend was called
@@ -109,7 +109,7 @@ func (s *clientStream) CloseSend() error {
 	if s.ctx.Done() != nil {
 		// Ends the call, and frees its connection, even if the caller stops
 		// reading once the context is done.
-		stop := context.AfterFunc(s.ctx, func() { s.finish(runtime.ContextError(s.ctx)) })
+		stop := context.AfterFunc(s.ctx, func() { s.finish(transport.ContextError(s.ctx)) })
 		s.mu.Lock()
 		s.stopCtx = stop
 		s.mu.Unlock()
@@ -136,7 +136,7 @@ func (s *clientStream) begin(resp *http.Response) error {
 					return st.Err()
 				}
 			}
-			return status.New(runtime.CodeFromHTTPStatus(resp.StatusCode), "HTTP status "+resp.Status).Err()
+			return status.New(codeFromHTTPStatus(resp.StatusCode), "HTTP status "+resp.Status).Err()
 		}
 		return nil
 	}
@@ -260,7 +260,7 @@ func (s *clientStream) recvNDJSON(msg proto.Message) error {
 }
 
 func (s *clientStream) readError(err error) error {
-	if ctxErr := runtime.ContextError(s.ctx); ctxErr != nil {
+	if ctxErr := transport.ContextError(s.ctx); ctxErr != nil {
 		return ctxErr
 	}
 	return status.Errorf(codes.Internal, "reading response: %v", err)

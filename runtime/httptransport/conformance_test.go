@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/svcclient/svcclient/internal/conformance"
 	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/httptransport"
@@ -53,7 +55,7 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conformance.Run(t, conformance.Transport{
 				Name: httptransport.Name,
-				Serve: func(t *testing.T, services ...*runtime.Service) runtime.Conn {
+				Serve: func(t *testing.T, services ...*runtime.Service) grpc.ClientConnInterface {
 					return dial(t, serve(t, nil, services...), tc.opts...)
 				},
 				ServerStreaming: true,

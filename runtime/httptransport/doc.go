@@ -2,7 +2,7 @@
 // with JSON or binary protobuf, speaking protocols that existing clients and
 // servers already speak.
 //
-// [NewConn] returns the client half, a [runtime.Conn] for generated clients.
+// [NewConn] returns the client half, a [grpc.ClientConnInterface] for generated clients.
 // A method without a google.api.http rule is called on its Connect route
 // (https://connectrpc.com/docs/protocol): POST /package.Service/Method with
 // the request as the body. A method with a rule is called on its REST route,

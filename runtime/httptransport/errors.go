@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // errTooLarge is what readLimited returns for a body over its limit.
@@ -219,7 +220,7 @@ func statusFromResponse(resp *http.Response, body []byte) *status.Status {
 		st, _ = statusFromJSON(bytes.TrimSpace(body))
 	}
 	if st == nil || st.Code() == codes.OK {
-		return status.New(runtime.CodeFromHTTPStatus(resp.StatusCode), "HTTP status "+resp.Status)
+		return status.New(codeFromHTTPStatus(resp.StatusCode), "HTTP status "+resp.Status)
 	}
 	return st
 }
@@ -230,12 +231,12 @@ func statusFromResponse(resp *http.Response, body []byte) *status.Status {
 // handshake, or the proxy's CONNECT. Anything later, a reset connection
 // say, may have left the request at the server, so it is not marked.
 func transportError(ctx context.Context, err error) error {
-	if ctxErr := runtime.ContextError(ctx); ctxErr != nil {
+	if ctxErr := transport.ContextError(ctx); ctxErr != nil {
 		return ctxErr
 	}
 	st := status.New(codes.Unavailable, err.Error())
 	if notSent(err) {
-		return runtime.NotSent(st.Err())
+		return transport.NotSent(st.Err())
 	}
 	return st.Err()
 }
@@ -262,7 +263,7 @@ func bodyError(ctx context.Context, err error, limit int64) error {
 	if errors.Is(err, errTooLarge) {
 		return status.Errorf(codes.ResourceExhausted, "response larger than the limit of %d bytes", limit)
 	}
-	if ctxErr := runtime.ContextError(ctx); ctxErr != nil {
+	if ctxErr := transport.ContextError(ctx); ctxErr != nil {
 		return ctxErr
 	}
 	return status.Errorf(codes.Unavailable, "reading response: %v", err)

@@ -16,7 +16,11 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/svcclient/svcclient/internal/httprule"
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // Handler is the server half of the HTTP transport: an http.Handler that
@@ -40,7 +44,7 @@ type Handler struct {
 }
 
 type handlerMethod struct {
-	desc *runtime.MethodDesc
+	handler *transport.Handler
 	// get: the method has no side effects, so Connect's GET form may
 	// carry it.
 	get   bool
@@ -67,16 +71,19 @@ func NewHandler(svc *runtime.Service, opts ...HandlerOption) *Handler {
 	if h.readMax == 0 {
 		h.readMax = defaultReadMaxBytes
 	}
-	desc := svc.Desc()
-	for i := range desc.Methods {
-		m := &desc.Methods[i]
-		hm := &handlerMethod{desc: m, allow: http.MethodPost}
-		if m.Kind == runtime.Unary && m.Idempotency == runtime.NoSideEffects {
+	for _, handler := range svc.Handlers() {
+		m := handler.Method
+		hm := &handlerMethod{handler: handler, allow: http.MethodPost}
+		if m.Kind == transport.Unary && m.Idempotency == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
 			hm.get, hm.allow = true, "GET, POST"
 		}
 		h.connect[m.FullMethod] = hm
-		for j := range m.HTTP {
-			b, err := compileBinding(m, &m.HTTP[j])
+		rules, err := httprule.ForMethod(m.Desc)
+		if err != nil {
+			panic("httptransport: " + m.FullMethod + ": " + err.Error())
+		}
+		for j := range rules {
+			b, err := compileBinding(m, &rules[j])
 			if err != nil {
 				panic("httptransport: " + m.FullMethod + ": " + err.Error())
 			}
@@ -184,7 +191,7 @@ func isConnectRequest(r *http.Request) bool {
 // callContext builds the context a handler runs in: the request's, bounded
 // by its timeout header, with its headers as incoming metadata, its peer,
 // and the call's header and trailer.
-func (h *Handler) callContext(r *http.Request, call *runtime.ServerCall) (context.Context, context.CancelFunc, error) {
+func (h *Handler) callContext(r *http.Request, call *transport.ServerCall) (context.Context, context.CancelFunc, error) {
 	ctx, cancel, err := requestDeadline(r.Context(), r.Header)
 	if err != nil {
 		return ctx, nil, err
@@ -229,7 +236,7 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer, encoding string) 
 		if err == errTooLarge {
 			return status.Errorf(codes.ResourceExhausted, "request body is larger than the limit of %d bytes", h.readMax)
 		}
-		if ctxErr := runtime.ContextError(r.Context()); ctxErr != nil {
+		if ctxErr := transport.ContextError(r.Context()); ctxErr != nil {
 			return ctxErr
 		}
 		return status.Errorf(codes.InvalidArgument, "reading request body: %v", err)

@@ -9,7 +9,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/svcclient/svcclient/runtime"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 var (
@@ -19,7 +21,7 @@ var (
 
 // serveConnect serves a Connect route.
 func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handlerMethod) {
-	m := hm.desc
+	m := hm.handler.Method
 	if r.Method != http.MethodPost && !(r.Method == http.MethodGet && hm.get) {
 		w.Header().Set(headerAllow, hm.allow)
 		h.routingError(w, r, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, hm.allow))
@@ -39,8 +41,8 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handl
 	} else {
 		codecName, streaming, ok = codecNameFromContentType(r.Header.Get(headerContentType))
 	}
-	if !ok || streaming != (m.Kind != runtime.Unary) {
-		if m.Kind != runtime.Unary {
+	if !ok || streaming != (m.Kind != transport.Unary) {
+		if m.Kind != transport.Unary {
 			w.Header()[headerAcceptPost] = acceptPostStreaming
 		} else {
 			w.Header()[headerAcceptPost] = acceptPostUnary
@@ -59,26 +61,25 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handl
 	}
 	if m.Kind.ClientStreams() {
 		if streaming {
-			writeConnectStreamError(w, nil, nil, codecName, unsupportedStreaming(m))
+			writeConnectStreamError(w, nil, nil, codecName, unsupportedStreaming(m.FullMethod, m.Kind))
 		} else {
-			writeConnectUnaryError(w, nil, nil, unsupportedStreaming(m))
+			writeConnectUnaryError(w, nil, nil, unsupportedStreaming(m.FullMethod, m.Kind))
 		}
 		return
 	}
 	codec := h.codecByName(codecName)
 	if streaming {
-		h.serveConnectStream(w, r, m, codec, codecName)
+		h.serveConnectStream(w, r, hm, codec, codecName)
 		return
 	}
 
-	call := runtime.NewServerCall(m, nil)
+	call := transport.NewServerCall(m.FullMethod, nil)
 	ctx, cancel, err := h.callContext(r, call)
 	if cancel != nil {
 		defer cancel()
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	req := m.NewRequest()
 	if err == nil {
 		if getMessage != nil {
 			buf.Write(getMessage)
@@ -86,16 +87,16 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handl
 			err = h.readBody(r, buf, r.Header.Get(headerContentEncoding))
 		}
 	}
-	if err == nil {
-		if uerr := codec.Unmarshal(buf.Bytes(), req); uerr != nil {
-			err = decodeError(m.FullMethod+" request", uerr)
-		}
-	}
 	if err != nil {
 		writeConnectUnaryError(w, nil, nil, err)
 		return
 	}
-	resp, err := h.svc.HandleUnary(ctx, m, req)
+	resp, err := hm.handler.Unary(ctx, func(req any) error {
+		if err := codec.Unmarshal(buf.Bytes(), req.(proto.Message)); err != nil {
+			return decodeError(m.FullMethod+" request", err)
+		}
+		return nil
+	})
 	header, trailer := call.Header(), call.Trailer()
 	if err == nil {
 		buf.Reset()
@@ -131,7 +132,7 @@ func writeConnectUnaryError(w http.ResponseWriter, header, trailer metadata.MD, 
 	writeMetadata(w, connectTrailerPrefix, trailer)
 	hdr[headerContentType] = jsonContentType
 	hdr[headerContentLength] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	w.WriteHeader(httpStatusFromCode(st.Code()))
 	_, _ = w.Write(body)
 }
 

@@ -11,50 +11,53 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // serveREST serves a REST route. path is the escaped request path without
 // its leading "/", spans the byte ranges of the route's variables in it.
 func (h *Handler) serveREST(w http.ResponseWriter, r *http.Request, rt *handlerRoute, path string, spans [][2]int) {
-	m := rt.method.desc
+	m := rt.method.handler.Method
 	b := rt.binding
 	trailers := acceptsTrailers(r)
 	if m.Kind.ClientStreams() {
-		writeRESTError(w, h.json, nil, nil, trailers, unsupportedStreaming(m))
+		writeRESTError(w, h.json, nil, nil, trailers, unsupportedStreaming(m.FullMethod, m.Kind))
 		return
 	}
 	reqCodec := h.requestCodec(r.Header.Get(headerContentType))
 	respCodec := h.responseCodec(r, reqCodec)
-	if m.Kind == runtime.ServerStream {
+	if m.Kind == transport.ServerStream {
 		// grpc-gateway streams newline-delimited JSON only.
 		respCodec = h.json
 	}
 
-	var call *runtime.ServerCall
+	var call *transport.ServerCall
 	var stream *serverStream
-	if m.Kind == runtime.ServerStream {
+	if m.Kind == transport.ServerStream {
 		stream = newServerStream(w, m, b, respCodec, "")
 		call = stream.call
 	} else {
-		call = runtime.NewServerCall(m, nil)
+		call = transport.NewServerCall(m.FullMethod, nil)
 	}
 	ctx, cancel, err := h.callContext(r, call)
 	if cancel != nil {
 		defer cancel()
 	}
-	req := m.NewRequest()
-	if err == nil {
-		err = h.decodeREST(r, b, req, reqCodec, path, spans)
-	}
 	if err != nil {
 		writeRESTError(w, respCodec, nil, nil, trailers, err)
 		return
 	}
+	decode := func(req any) error { return h.decodeREST(r, b, req.(proto.Message), reqCodec, path, spans) }
 	if stream != nil {
-		stream.serve(ctx, h.svc, req, trailers)
+		req := m.NewRequest()
+		if err := decode(req); err != nil {
+			writeRESTError(w, respCodec, nil, nil, trailers, err)
+			return
+		}
+		stream.serve(ctx, rt.method.handler, req, trailers)
 		return
 	}
-	resp, err := h.svc.HandleUnary(ctx, m, req)
+	resp, err := rt.method.handler.Unary(ctx, decode)
 	header, trailer := call.Header(), call.Trailer()
 	if err == nil {
 		buf := getBuffer()
@@ -159,5 +162,5 @@ func writeREST(w http.ResponseWriter, codec runtime.Codec, header, trailer metad
 // grpc-gateway does.
 func writeRESTError(w http.ResponseWriter, codec runtime.Codec, header, trailer metadata.MD, trailers bool, err error) {
 	st := status.Convert(err)
-	writeREST(w, codec, header, trailer, trailers, runtime.HTTPStatusFromCode(st.Code()), marshalStatus(codec, st))
+	writeREST(w, codec, header, trailer, trailers, httpStatusFromCode(st.Code()), marshalStatus(codec, st))
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 var ndjsonResultPrefix, ndjsonErrorPrefix = []byte(`{"result":`), []byte(`{"error":`)
@@ -24,8 +25,8 @@ type serverStream struct {
 	ctx     context.Context
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	method  *runtime.MethodDesc
-	call    *runtime.ServerCall
+	method  *transport.MethodDesc
+	call    *transport.ServerCall
 	rest    *restBinding // nil on the Connect route
 	codec   runtime.Codec
 	codecCT string // the Connect codec name, on the Connect route
@@ -36,14 +37,15 @@ type serverStream struct {
 	buf         bytes.Buffer
 }
 
-func newServerStream(w http.ResponseWriter, m *runtime.MethodDesc, rest *restBinding, codec runtime.Codec, codecName string) *serverStream {
+func newServerStream(w http.ResponseWriter, m *transport.MethodDesc, rest *restBinding, codec runtime.Codec, codecName string) *serverStream {
 	s := &serverStream{w: w, rc: http.NewResponseController(w), method: m, rest: rest, codec: codec, codecCT: codecName}
-	s.call = runtime.NewServerCall(m, s.sendHeader)
+	s.call = transport.NewServerCall(m.FullMethod, s.sendHeader)
 	return s
 }
 
 // serveConnectStream serves a server-streaming method on its Connect route.
-func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, m *runtime.MethodDesc, codec runtime.Codec, codecName string) {
+func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm *handlerMethod, codec runtime.Codec, codecName string) {
+	m := hm.handler.Method
 	s := newServerStream(w, m, nil, codec, codecName)
 	ctx, cancel, err := h.callContext(r, s.call)
 	if cancel != nil {
@@ -57,12 +59,12 @@ func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, m *
 		writeConnectStreamError(w, nil, nil, codecName, err)
 		return
 	}
-	s.serve(ctx, h.svc, req, false)
+	s.serve(ctx, hm.handler, req, false)
 }
 
 // readEnvelopedRequest reads the one enveloped request of a Connect server
 // stream.
-func (h *Handler) readEnvelopedRequest(r *http.Request, m *runtime.MethodDesc, codec runtime.Codec) (proto.Message, error) {
+func (h *Handler) readEnvelopedRequest(r *http.Request, m *transport.MethodDesc, codec runtime.Codec) (proto.Message, error) {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	// The envelope prefix counts toward the limit.
@@ -111,9 +113,9 @@ func (h *Handler) readEnvelopedRequest(r *http.Request, m *runtime.MethodDesc, c
 }
 
 // serve runs the method and ends the stream with its status.
-func (s *serverStream) serve(ctx context.Context, svc *runtime.Service, req proto.Message, trailers bool) {
+func (s *serverStream) serve(ctx context.Context, handler *transport.Handler, req proto.Message, trailers bool) {
 	s.ctx, s.req = ctx, req
-	err := svc.HandleStream(s.method, s)
+	err := handler.Stream(s)
 	trailer := s.call.Trailer()
 	if s.rest == nil {
 		if !s.wroteHeader {
@@ -129,7 +131,7 @@ func (s *serverStream) serve(ctx context.Context, svc *runtime.Service, req prot
 	if err != nil {
 		st := status.Convert(err)
 		if !s.wroteHeader {
-			s.writeHeader(s.call.Header(), runtime.HTTPStatusFromCode(st.Code()))
+			s.writeHeader(s.call.Header(), httpStatusFromCode(st.Code()))
 		}
 		s.buf.Reset()
 		s.buf.Write(ndjsonErrorPrefix)
@@ -176,7 +178,7 @@ func (s *serverStream) flush() error {
 }
 
 func (s *serverStream) writeError(err error) error {
-	if ctxErr := runtime.ContextError(s.ctx); ctxErr != nil {
+	if ctxErr := transport.ContextError(s.ctx); ctxErr != nil {
 		return ctxErr
 	}
 	return status.Errorf(codes.Unavailable, "writing response: %v", err)
@@ -204,7 +206,7 @@ func (s *serverStream) RecvMsg(m any) error {
 
 // SendMsg writes one response message and flushes it to the client.
 func (s *serverStream) SendMsg(m any) error {
-	if err := runtime.ContextError(s.ctx); err != nil {
+	if err := transport.ContextError(s.ctx); err != nil {
 		return err
 	}
 	msg, ok := m.(proto.Message)

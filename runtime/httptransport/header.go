@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // Header names the transport itself reads or writes. They never carry
@@ -93,7 +94,7 @@ func setMetadataHeaders(h http.Header, prefix string, md metadata.MD) {
 		name := textproto.CanonicalMIMEHeaderKey(prefix + k)
 		out := make([]string, len(vs))
 		for i, v := range vs {
-			out[i] = runtime.EncodeMetadataValue(k, v)
+			out[i] = transport.EncodeMetadataValue(k, v)
 		}
 		h[name] = append(h[name], out...)
 	}
@@ -114,10 +115,10 @@ func incomingMetadata(h http.Header) (metadata.MD, error) {
 		if key == "" {
 			continue
 		}
-		if runtime.IsBinaryKey(key) {
+		if transport.IsBinaryKey(key) {
 			decoded := make([]string, len(vs))
 			for i, v := range vs {
-				d, err := runtime.DecodeMetadataValue(key, v)
+				d, err := transport.DecodeMetadataValue(key, v)
 				if err != nil {
 					return nil, status.Errorf(codes.InvalidArgument, "header %s: invalid base64: %v", name, err)
 				}
@@ -148,9 +149,9 @@ func responseMetadata(md metadata.MD, h http.Header, prefix, skip string) metada
 		if md == nil {
 			md = make(metadata.MD, len(h))
 		}
-		if runtime.IsBinaryKey(key) {
+		if transport.IsBinaryKey(key) {
 			for _, v := range vs {
-				if d, err := runtime.DecodeMetadataValue(key, v); err == nil {
+				if d, err := transport.DecodeMetadataValue(key, v); err == nil {
 					md[key] = append(md[key], d)
 				}
 			}

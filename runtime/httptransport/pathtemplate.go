@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/internal/httprule"
 )
 
 // pathTemplate is an HTTPRule's path, compiled against the request message:
@@ -19,7 +19,7 @@ import (
 // {path=**}) keeps its "/" separators, and the server leaves %2F in it
 // encoded.
 type pathTemplate struct {
-	segments []runtime.PathSegment
+	segments []httprule.Segment
 	verb     string
 	vars     []pathVar
 	// varAt[i] is the index in vars of the variable that starts at segment
@@ -37,7 +37,7 @@ type pathVar struct {
 	multi bool
 }
 
-func compilePathTemplate(rule *runtime.HTTPRule, req protoreflect.MessageDescriptor) (*pathTemplate, error) {
+func compilePathTemplate(rule *httprule.Rule, req protoreflect.MessageDescriptor) (*pathTemplate, error) {
 	t := &pathTemplate{segments: rule.Segments, verb: rule.Verb, varAt: make([]int, len(rule.Segments))}
 	for i := range t.varAt {
 		t.varAt[i] = -1
@@ -50,7 +50,7 @@ func compilePathTemplate(rule *runtime.HTTPRule, req protoreflect.MessageDescrip
 		if v.Start < 0 || v.End > len(rule.Segments) || v.Start >= v.End {
 			return nil, fmt.Errorf("variable %s spans segments [%d, %d) of %d", strings.Join(v.FieldPath, "."), v.Start, v.End, len(rule.Segments))
 		}
-		single := v.End-v.Start == 1 && rule.Segments[v.Start].Kind == runtime.Wildcard
+		single := v.End-v.Start == 1 && rule.Segments[v.Start].Kind == httprule.Wildcard
 		t.vars = append(t.vars, pathVar{
 			name:   strings.Join(v.FieldPath, "."),
 			fields: fields,
@@ -87,7 +87,7 @@ func (t *pathTemplate) appendPath(b []byte, msg protoreflect.Message) ([]byte, e
 			continue
 		}
 		seg := t.segments[i]
-		if seg.Kind != runtime.Literal {
+		if seg.Kind != httprule.Literal {
 			return b, fmt.Errorf("the template has a wildcard outside any variable; a client cannot fill it")
 		}
 		b = append(b, seg.Literal...)
@@ -106,7 +106,7 @@ func (t *pathTemplate) appendMulti(b []byte, v *pathVar, value string) ([]byte, 
 	rest, has := value, true
 	for i := v.start; i < v.end; i++ {
 		seg := t.segments[i]
-		if seg.Kind == runtime.DeepWildcard {
+		if seg.Kind == httprule.DeepWildcard {
 			// "**" takes every remaining part, possibly none.
 			if !has {
 				return b, nil
@@ -131,7 +131,7 @@ func (t *pathTemplate) appendMulti(b []byte, v *pathVar, value string) ([]byte, 
 		}
 		var part string
 		part, has = cutSegment(&rest)
-		if seg.Kind == runtime.Literal && part != seg.Literal {
+		if seg.Kind == httprule.Literal && part != seg.Literal {
 			return b, t.mismatch(v, value)
 		}
 		b = appendEscaped(b, []byte(part), pathChars)
@@ -158,11 +158,11 @@ func (t *pathTemplate) templateText(v *pathVar) string {
 	parts := make([]string, 0, v.end-v.start)
 	for _, s := range t.segments[v.start:v.end] {
 		switch s.Kind {
-		case runtime.Literal:
+		case httprule.Literal:
 			parts = append(parts, s.Literal)
-		case runtime.Wildcard:
+		case httprule.Wildcard:
 			parts = append(parts, "*")
-		case runtime.DeepWildcard:
+		case httprule.DeepWildcard:
 			parts = append(parts, "**")
 		}
 	}
@@ -189,7 +189,7 @@ func (t *pathTemplate) match(path string, spans [][2]int) bool {
 	starts, ends := startBuf[:0], endBuf[:0]
 	n, pos := len(path), 0
 	for _, seg := range t.segments {
-		if seg.Kind == runtime.DeepWildcard {
+		if seg.Kind == httprule.DeepWildcard {
 			// "**" matches the rest of the path, even nothing at all.
 			start := min(pos, n)
 			starts, ends = append(starts, start), append(ends, n)
@@ -203,7 +203,7 @@ func (t *pathTemplate) match(path string, spans [][2]int) bool {
 		if j := strings.IndexByte(path[pos:], '/'); j >= 0 {
 			end = pos + j
 		}
-		if seg.Kind == runtime.Literal && path[pos:end] != seg.Literal {
+		if seg.Kind == httprule.Literal && path[pos:end] != seg.Literal {
 			return false
 		}
 		starts, ends = append(starts, pos), append(ends, end)

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // The Connect protocol (https://connectrpc.com/docs/protocol), as far as
@@ -240,6 +240,6 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 // unsupportedStreaming is the error for client and bidi streaming methods,
 // which need a transport that streams requests.
-func unsupportedStreaming(m *runtime.MethodDesc) error {
-	return status.Errorf(codes.Unimplemented, "%s is a %s method: the HTTP transport carries unary and server-streaming calls only; use the grpc or inprocess transport", m.FullMethod, m.Kind)
+func unsupportedStreaming(fullMethod string, kind transport.StreamKind) error {
+	return status.Errorf(codes.Unimplemented, "%s is a %s method: the HTTP transport carries unary and server-streaming calls only; use the grpc or inprocess transport", fullMethod, kind)
 }

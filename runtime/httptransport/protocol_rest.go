@@ -9,7 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/svcclient/svcclient/internal/httprule"
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // REST routes transcode a call to the HTTP request its google.api.http
@@ -21,8 +23,8 @@ import (
 // restBinding is one HTTPRule compiled against its method's messages. It
 // is built once per method and shared by every call.
 type restBinding struct {
-	rule   *runtime.HTTPRule
-	method *runtime.MethodDesc
+	rule   *httprule.Rule
+	method *transport.MethodDesc
 	path   *pathTemplate
 	// bodyAll: the whole request is the body (body: "*").
 	bodyAll bool
@@ -38,7 +40,7 @@ type restBinding struct {
 	updateMask protoreflect.FieldDescriptor
 }
 
-func compileBinding(m *runtime.MethodDesc, rule *runtime.HTTPRule) (*restBinding, error) {
+func compileBinding(m *transport.MethodDesc, rule *httprule.Rule) (*restBinding, error) {
 	reqDesc := m.NewRequest().ProtoReflect().Descriptor()
 	tmpl, err := compilePathTemplate(rule, reqDesc)
 	if err != nil {

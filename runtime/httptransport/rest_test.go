@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -320,9 +321,9 @@ func TestRESTPathWire(t *testing.T) {
 }
 
 func TestHandlerErrors(t *testing.T) {
-	quiet := runtime.PanicLogger
-	runtime.PanicLogger = func(string, any, []byte) {}
-	t.Cleanup(func() { runtime.PanicLogger = quiet })
+	quiet := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { slog.SetDefault(quiet) })
 	base := usersServer(t, httptransport.WithReadMaxBytes(1024))
 	type want struct {
 		status int

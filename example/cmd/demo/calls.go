@@ -22,7 +22,7 @@ import (
 
 // calls makes the same calls over whatever conn is: this is the code a user
 // writes once.
-func calls(ctx context.Context, w io.Writer, conn runtime.Conn) error {
+func calls(ctx context.Context, w io.Writer, conn grpc.ClientConnInterface) error {
 	var answeredBy string
 	greeter := helloworldsvc.NewGreeterClient(conn)
 	users := usersv1svc.NewUserServiceClient(conn)

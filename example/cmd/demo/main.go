@@ -1,7 +1,7 @@
 // Command demo serves the example services and calls them through the
 // generated clients over every transport, printing each call and its
 // result. The calling code (calls.go) is the same for every transport: only
-// the runtime.Conn handed to the generated constructors changes.
+// the grpc.ClientConnInterface handed to the generated constructors changes.
 //
 //	go run ./example/cmd/demo
 package main
@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
 	"github.com/svcclient/svcclient/example/gen/streaming/v1/streamingv1svc"
@@ -34,7 +36,7 @@ func main() {
 // function that stops both.
 type transport struct {
 	name  string
-	serve func(ctx context.Context, services []*runtime.Service) (conn runtime.Conn, where string, stop func(), err error)
+	serve func(ctx context.Context, services []*runtime.Service) (conn grpc.ClientConnInterface, where string, stop func(), err error)
 }
 
 func run(ctx context.Context, w io.Writer) error {

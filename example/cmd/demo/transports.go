@@ -29,7 +29,7 @@ func transports() []transport {
 	}
 }
 
-func serveGRPC(_ context.Context, services []*runtime.Service) (runtime.Conn, string, func(), error) {
+func serveGRPC(_ context.Context, services []*runtime.Service) (grpc.ClientConnInterface, string, func(), error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", nil, err
@@ -51,13 +51,13 @@ func serveGRPC(_ context.Context, services []*runtime.Service) (runtime.Conn, st
 	return grpctransport.NewConn(cc), "grpc-go server on " + lis.Addr().String(), stop, nil
 }
 
-func serveInProcess(_ context.Context, services []*runtime.Service) (runtime.Conn, string, func(), error) {
+func serveInProcess(_ context.Context, services []*runtime.Service) (grpc.ClientConnInterface, string, func(), error) {
 	return runtime.NewInProcessConn(services...), "direct calls, no network", func() {}, nil
 }
 
 // serveHTTP serves the services with one http.Handler: Connect routes for
 // every method, REST routes for annotated ones.
-func serveHTTP(_ context.Context, services []*runtime.Service) (runtime.Conn, string, func(), error) {
+func serveHTTP(_ context.Context, services []*runtime.Service) (grpc.ClientConnInterface, string, func(), error) {
 	var handlers []*httptransport.Handler
 	for _, s := range services {
 		handlers = append(handlers, httptransport.NewHandler(s))
@@ -79,7 +79,7 @@ func serveHTTP(_ context.Context, services []*runtime.Service) (runtime.Conn, st
 
 // serveFallback puts a gRPC connection to a port nobody listens on in front
 // of HTTP: every call fails over to HTTP, safely, because gRPC never sent it.
-func serveFallback(ctx context.Context, services []*runtime.Service) (runtime.Conn, string, func(), error) {
+func serveFallback(ctx context.Context, services []*runtime.Service) (grpc.ClientConnInterface, string, func(), error) {
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", nil, err
@@ -123,7 +123,7 @@ func restGet(ctx context.Context, url string) (string, error) {
 // serveAMQP serves each service from its queue on the broker at AMQP_URL
 // and calls through Direct Reply-to. Without a broker it is skipped, saying
 // how to start one.
-func serveAMQP(_ context.Context, services []*runtime.Service) (runtime.Conn, string, func(), error) {
+func serveAMQP(_ context.Context, services []*runtime.Service) (grpc.ClientConnInterface, string, func(), error) {
 	url := os.Getenv("AMQP_URL")
 	if url == "" {
 		url = "amqp://guest:guest@127.0.0.1:5672/"

@@ -1,4 +1,10 @@
-package generator
+// Package httprule parses google.api.http annotations: the HTTP method, the
+// path template, and the body and response_body fields, checked against the
+// method's messages. It is the one parser of those rules: the plugin uses it
+// to reject a bad rule at generation time, and the HTTP transport to build
+// its routes from the same descriptors at run time. It imports nothing but
+// the protobuf runtime and the annotation types, so the plugin stays small.
+package httprule
 
 import (
 	"errors"
@@ -6,38 +12,67 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// httpRuleModel is one google.api.http binding, parsed and checked against
-// the method's messages, ready to print as a runtime.HTTPRule literal.
-type httpRuleModel struct {
-	Method       string
-	Pattern      string
-	Segments     []segmentModel
-	Variables    []variableModel
-	Verb         string
-	Body         string
+// Rule is one parsed google.api.http binding.
+type Rule struct {
+	// Method is the HTTP method: GET, PUT, POST, DELETE, PATCH, or the kind
+	// of a custom pattern.
+	Method string
+	// Pattern is the path template as written in the .proto file, kept for
+	// error messages and documentation.
+	Pattern string
+	// Segments is the template's path, one element per '/'-separated
+	// segment, without the verb.
+	Segments []Segment
+	// Variables are the template's {field.path=...} captures.
+	Variables []Variable
+	// Verb is the template's ":verb" suffix without its colon, or "".
+	Verb string
+	// Body is "" when the request has no body, "*" when the whole request
+	// message is the body, or the name of the request field that is.
+	Body string
+	// ResponseBody is "" when the whole response message is the body, or the
+	// name of the response field that is.
 	ResponseBody string
 }
 
-type segmentModel struct {
-	Kind    string // the runtime.SegmentKind constant: Literal, Wildcard, DeepWildcard
-	Literal string
+// SegmentKind says how a path segment matches.
+type SegmentKind uint8
+
+const (
+	// Literal segments match their text exactly.
+	Literal SegmentKind = iota
+	// Wildcard segments ("*") match exactly one segment.
+	Wildcard
+	// DeepWildcard segments ("**") match the rest of the path, zero or more
+	// segments. Only the last segment may be one.
+	DeepWildcard
+)
+
+// Segment is one segment of a path template.
+type Segment struct {
+	Kind    SegmentKind
+	Literal string // the text of a Literal segment
 }
 
-type variableModel struct {
-	FieldPath  []string
+// Variable binds the path segments [Start, End) of a template to a field of
+// the request message.
+type Variable struct {
+	// FieldPath is the field's path from the request message, by proto
+	// field name: ["user", "user_id"] for {user.user_id}.
+	FieldPath []string
+	// Start and End index Rule.Segments.
 	Start, End int
 }
 
-// httpRules returns a method's google.api.http bindings, the primary one
-// first, or nil when it has none. A rule that would fail at call time fails
-// here instead, with the reason.
-func httpRules(method *protogen.Method) ([]*httpRuleModel, error) {
-	opts := method.Desc.Options()
+// ForMethod returns a method's google.api.http bindings, the primary one
+// first and its additional_bindings after it, or nil when it has none. A
+// rule that would fail at call time fails here instead, with the reason.
+func ForMethod(method protoreflect.MethodDescriptor) ([]Rule, error) {
+	opts := method.Options()
 	if opts == nil || !proto.HasExtension(opts, annotations.E_Http) {
 		return nil, nil
 	}
@@ -45,16 +80,16 @@ func httpRules(method *protogen.Method) ([]*httpRuleModel, error) {
 	if rule == nil {
 		return nil, nil
 	}
-	primary, err := newHTTPRule(method, rule)
+	primary, err := Parse(method, rule)
 	if err != nil {
 		return nil, err
 	}
-	rules := []*httpRuleModel{primary}
+	rules := []Rule{primary}
 	for i, binding := range rule.GetAdditionalBindings() {
 		if len(binding.GetAdditionalBindings()) > 0 {
 			return nil, fmt.Errorf("google.api.http additional_bindings[%d]: additional bindings may not nest", i)
 		}
-		r, err := newHTTPRule(method, binding)
+		r, err := Parse(method, binding)
 		if err != nil {
 			return nil, fmt.Errorf("additional_bindings[%d]: %w", i, err)
 		}
@@ -63,7 +98,9 @@ func httpRules(method *protogen.Method) ([]*httpRuleModel, error) {
 	return rules, nil
 }
 
-func newHTTPRule(method *protogen.Method, rule *annotations.HttpRule) (*httpRuleModel, error) {
+// Parse parses one binding of method (its additional_bindings are ignored)
+// and checks its fields against the method's request and response messages.
+func Parse(method protoreflect.MethodDescriptor, rule *annotations.HttpRule) (Rule, error) {
 	var verb, pattern string
 	switch p := rule.GetPattern().(type) {
 	case *annotations.HttpRule_Get:
@@ -79,79 +116,72 @@ func newHTTPRule(method *protogen.Method, rule *annotations.HttpRule) (*httpRule
 	case *annotations.HttpRule_Custom:
 		verb, pattern = p.Custom.GetKind(), p.Custom.GetPath()
 		if !isHTTPToken(verb) {
-			return nil, fmt.Errorf("google.api.http custom kind %q is not an HTTP method name", verb)
+			return Rule{}, fmt.Errorf("google.api.http custom kind %q is not an HTTP method name", verb)
 		}
 	default:
-		return nil, errors.New("google.api.http sets no pattern: want one of get, put, post, delete, patch or custom")
+		return Rule{}, errors.New("google.api.http sets no pattern: want one of get, put, post, delete, patch or custom")
 	}
-	r := &httpRuleModel{Method: verb, Pattern: pattern, Body: rule.GetBody(), ResponseBody: rule.GetResponseBody()}
+	r := Rule{Method: verb, Pattern: pattern, Body: rule.GetBody(), ResponseBody: rule.GetResponseBody()}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("google.api.http %s %q: %s", strings.ToLower(verb), pattern, fmt.Sprintf(format, args...))
 	}
 	var err error
-	r.Segments, r.Variables, r.Verb, err = parseTemplate(pattern)
+	r.Segments, r.Variables, r.Verb, err = ParseTemplate(pattern)
 	if err != nil {
-		return nil, fail("%v", err)
+		return Rule{}, fail("%v", err)
 	}
+	in, out := method.Input(), method.Output()
 	bound := make(map[string]bool, len(r.Variables))
 	for _, v := range r.Variables {
 		name := strings.Join(v.FieldPath, ".")
 		if bound[name] {
-			return nil, fail("field %q is bound twice", name)
+			return Rule{}, fail("field %q is bound twice", name)
 		}
 		bound[name] = true
-		if err := checkPathField(method.Input, v.FieldPath); err != nil {
-			return nil, fail("%v", err)
+		if err := checkPathField(in, v.FieldPath); err != nil {
+			return Rule{}, fail("%v", err)
 		}
 	}
 	switch r.Body {
 	case "", "*":
 	default:
-		if findField(method.Input, r.Body) == nil {
-			return nil, fail("body field %q does not exist in %s", r.Body, method.Input.Desc.FullName())
+		if in.Fields().ByName(protoreflect.Name(r.Body)) == nil {
+			return Rule{}, fail("body field %q does not exist in %s", r.Body, in.FullName())
 		}
 	}
 	if r.Body != "" && verb == "GET" {
-		return nil, fail("a GET request has no body, but body is %q", r.Body)
+		return Rule{}, fail("a GET request has no body, but body is %q", r.Body)
 	}
-	if r.ResponseBody != "" && findField(method.Output, r.ResponseBody) == nil {
-		return nil, fail("response_body field %q does not exist in %s", r.ResponseBody, method.Output.Desc.FullName())
+	if r.ResponseBody != "" && out.Fields().ByName(protoreflect.Name(r.ResponseBody)) == nil {
+		return Rule{}, fail("response_body field %q does not exist in %s", r.ResponseBody, out.FullName())
 	}
 	return r, nil
 }
 
 // checkPathField checks that a path variable names a singular scalar field,
 // reached through singular message fields.
-func checkPathField(msg *protogen.Message, path []string) error {
+func checkPathField(msg protoreflect.MessageDescriptor, path []string) error {
 	for i, name := range path {
-		f := findField(msg, name)
+		f := msg.Fields().ByName(protoreflect.Name(name))
 		if f == nil {
-			return fmt.Errorf("path field %q: %s has no field %q", strings.Join(path, "."), msg.Desc.FullName(), name)
+			return fmt.Errorf("path field %q: %s has no field %q", strings.Join(path, "."), msg.FullName(), name)
 		}
 		last := i == len(path)-1
+		isMessage := f.Kind() == protoreflect.MessageKind || f.Kind() == protoreflect.GroupKind
 		switch {
-		case f.Desc.IsList() || f.Desc.IsMap():
-			return fmt.Errorf("path field %q: %s is repeated; a path segment binds one value", strings.Join(path, "."), f.Desc.FullName())
-		case !last && f.Message == nil:
-			return fmt.Errorf("path field %q: %s is not a message, so it has no field %q", strings.Join(path, "."), f.Desc.FullName(), path[i+1])
-		case last && (f.Desc.Kind() == protoreflect.MessageKind || f.Desc.Kind() == protoreflect.GroupKind):
-			return fmt.Errorf("path field %q: %s is a message; a path segment binds a scalar field", strings.Join(path, "."), f.Desc.FullName())
+		case f.IsList() || f.IsMap():
+			return fmt.Errorf("path field %q: %s is repeated; a path segment binds one value", strings.Join(path, "."), f.FullName())
+		case !last && !isMessage:
+			return fmt.Errorf("path field %q: %s is not a message, so it has no field %q", strings.Join(path, "."), f.FullName(), path[i+1])
+		case last && isMessage:
+			return fmt.Errorf("path field %q: %s is a message; a path segment binds a scalar field", strings.Join(path, "."), f.FullName())
 		}
-		msg = f.Message
+		msg = f.Message()
 	}
 	return nil
 }
 
-func findField(msg *protogen.Message, name string) *protogen.Field {
-	for _, f := range msg.Fields {
-		if string(f.Desc.Name()) == name {
-			return f
-		}
-	}
-	return nil
-}
-
-// parseTemplate parses a google.api.http path template:
+// ParseTemplate parses a google.api.http path template:
 //
 //	Template = "/" [ Segments ] [ Verb ] ;
 //	Segments = Segment { "/" Segment } ;
@@ -159,7 +189,7 @@ func findField(msg *protogen.Message, name string) *protogen.Field {
 //	Variable = "{" FieldPath [ "=" Segments ] "}" ;
 //	FieldPath = IDENT { "." IDENT } ;
 //	Verb     = ":" LITERAL ;
-func parseTemplate(tmpl string) ([]segmentModel, []variableModel, string, error) {
+func ParseTemplate(tmpl string) (segments []Segment, variables []Variable, verb string, err error) {
 	if !strings.HasPrefix(tmpl, "/") {
 		return nil, nil, "", errors.New("the path template must start with '/'")
 	}
@@ -167,8 +197,8 @@ func parseTemplate(tmpl string) ([]segmentModel, []variableModel, string, error)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	var segs []segmentModel
-	var vars []variableModel
+	var segs []Segment
+	var vars []Variable
 	if path != "" {
 		parts, err := splitSegments(path)
 		if err != nil {
@@ -194,7 +224,7 @@ func parseTemplate(tmpl string) ([]segmentModel, []variableModel, string, error)
 		}
 	}
 	for i, s := range segs {
-		if s.Kind == "DeepWildcard" && i != len(segs)-1 {
+		if s.Kind == DeepWildcard && i != len(segs)-1 {
 			return nil, nil, "", errors.New("'**' must be the last segment")
 		}
 	}
@@ -260,32 +290,32 @@ func splitSegments(s string) ([]string, error) {
 	return append(parts, s[start:]), nil
 }
 
-func parseSegment(s string) (segmentModel, error) {
+func parseSegment(s string) (Segment, error) {
 	switch s {
 	case "":
-		return segmentModel{}, errors.New("empty path segment (a doubled or trailing '/')")
+		return Segment{}, errors.New("empty path segment (a doubled or trailing '/')")
 	case "*":
-		return segmentModel{Kind: "Wildcard"}, nil
+		return Segment{Kind: Wildcard}, nil
 	case "**":
-		return segmentModel{Kind: "DeepWildcard"}, nil
+		return Segment{Kind: DeepWildcard}, nil
 	}
 	if strings.ContainsAny(s, "{}*=:") {
-		return segmentModel{}, fmt.Errorf("bad path segment %q", s)
+		return Segment{}, fmt.Errorf("bad path segment %q", s)
 	}
-	return segmentModel{Kind: "Literal", Literal: s}, nil
+	return Segment{Kind: Literal, Literal: s}, nil
 }
 
 // parseVariable parses "{field.path}" or "{field.path=segments}".
-func parseVariable(s string) (variableModel, []segmentModel, error) {
+func parseVariable(s string) (Variable, []Segment, error) {
 	if !strings.HasSuffix(s, "}") {
-		return variableModel{}, nil, fmt.Errorf("bad path segment %q: text after a variable", s)
+		return Variable{}, nil, fmt.Errorf("bad path segment %q: text after a variable", s)
 	}
 	inner := s[1 : len(s)-1]
 	field, pattern, hasPattern := strings.Cut(inner, "=")
 	if !hasPattern {
 		pattern = "*"
 	}
-	var v variableModel
+	var v Variable
 	for _, name := range strings.Split(field, ".") {
 		if !isIdent(name) {
 			return v, nil, fmt.Errorf("bad variable %q: %q is not a field name", s, field)
@@ -295,7 +325,7 @@ func parseVariable(s string) (variableModel, []segmentModel, error) {
 	if pattern == "" {
 		return v, nil, fmt.Errorf("bad variable %q: empty pattern after '='", s)
 	}
-	var segs []segmentModel
+	var segs []Segment
 	for _, part := range strings.Split(pattern, "/") {
 		seg, err := parseSegment(part)
 		if err != nil {
