@@ -59,18 +59,20 @@ func newDeclarations() *declarations {
 	return &declarations{owner: make(map[string]string)}
 }
 
-// declare records name as what, or returns an error naming both owners.
-func (d *declarations) declare(name, what string) error {
+// declare records name as the kind of identifier it is (a client
+// interface) of its owner (service x.Greeter (x.proto)), or returns an error
+// naming both owners.
+func (d *declarations) declare(name, kind, of string) error {
 	if other, ok := d.owner[name]; ok {
-		return fmt.Errorf("its %s %s is also %s; rename one of them", what, name, other)
+		return fmt.Errorf("its %s %s is also the %s; rename one of them", kind, name, other)
 	}
-	d.owner[name] = what
+	d.owner[name] = kind + " of " + of
 	return nil
 }
 
 // declareService records every identifier generated for a service.
 func (d *declarations) declareService(file *protogen.File, s *protogen.Service, names serviceNames) error {
-	of := fmt.Sprintf(" of service %s (%s)", s.Desc.FullName(), file.Desc.Path())
+	of := fmt.Sprintf("service %s (%s)", s.Desc.FullName(), file.Desc.Path())
 	for _, n := range []struct{ name, what string }{
 		{names.Client, "client interface"},
 		{names.ClientConstructor, "client constructor"},
@@ -80,7 +82,7 @@ func (d *declarations) declareService(file *protogen.File, s *protogen.Service, 
 		{names.ServiceConstructor, "service constructor"},
 		{names.Desc, "service descriptor"},
 	} {
-		if err := d.declare(n.name, n.what+of); err != nil {
+		if err := d.declare(n.name, n.what, of); err != nil {
 			return errorf(file, s, nil, "%v", err)
 		}
 	}
@@ -89,8 +91,8 @@ func (d *declarations) declareService(file *protogen.File, s *protogen.Service, 
 
 // declareMethod records the identifiers generated for a method.
 func (d *declarations) declareMethod(file *protogen.File, s *protogen.Service, m *protogen.Method, constName string) error {
-	what := fmt.Sprintf("full-method constant of method %s.%s (%s)", s.Desc.FullName(), m.Desc.Name(), file.Desc.Path())
-	if err := d.declare(constName, what); err != nil {
+	of := fmt.Sprintf("method %s.%s (%s)", s.Desc.FullName(), m.Desc.Name(), file.Desc.Path())
+	if err := d.declare(constName, "full-method constant", of); err != nil {
 		return errorf(file, s, m, "%v", err)
 	}
 	return nil
@@ -177,14 +179,14 @@ func checkMessagePackages(file *protogen.File, s *protogen.Service, m *protogen.
 	} {
 		importPath := msg.ident.GoImportPath
 		if importPath == self {
-			return errorf(file, s, m, "its %s type %s is in Go package %s, the package svcclient generates this file's code into; give the messages another go_package or use package_suffix", msg.role, msg.ident.GoName, importPath)
+			return errorf(file, s, m, "its %s type %s is in Go package %s, the package svcclient generates this file's code into; give the messages another go_package or use package_suffix", msg.role, msg.ident.GoName, string(importPath))
 		}
 		name := goSanitized(path.Base(string(importPath)))
 		if msg.shadows[name] {
-			return errorf(file, s, m, "its %s type %s is in Go package %s, imported as %s, which the generated code also uses as a parameter name; give the messages another go_package", msg.role, msg.ident.GoName, importPath, name)
+			return errorf(file, s, m, "its %s type %s is in Go package %s, imported as %s, which the generated code also uses as a parameter name; give the messages another go_package", msg.role, msg.ident.GoName, string(importPath), name)
 		}
 		if other, ok := decls.owner[name]; ok {
-			return errorf(file, s, m, "its %s type %s is in Go package %s, imported as %s, which is also %s; rename one of them", msg.role, msg.ident.GoName, importPath, name, other)
+			return errorf(file, s, m, "its %s type %s is in Go package %s, imported as %s, which is also the %s; rename one of them", msg.role, msg.ident.GoName, string(importPath), name, other)
 		}
 	}
 	return nil
