@@ -23,7 +23,9 @@ message Resp {}
 // compile, or would fail go vet, fails generation instead, with an error
 // that names the file, the service, the method where there is one, and what
 // collides with what. Before the clash checks, the plugin wrote code for
-// every one of these.
+// every one of these; all but the last failed go build or go vet (the last
+// compiles as long as no message name meets a generated one, which the
+// plugin cannot see, so it is refused as a whole).
 func TestHostileProtos(t *testing.T) {
 	const pkg = "example.com/test/v1;testv1"
 	rpc := func(name string) string { return "rpc " + name + "(Req) returns (Resp);" }
@@ -68,9 +70,9 @@ func TestHostileProtos(t *testing.T) {
 			files: map[string]string{"test/v2/other.proto": `syntax = "proto3";
 package test.v2;
 option go_package = "example.com/test/v1;testv1";
-service Greeter { rpc Say(Req) returns (Resp); }
-message Req {}
-message Resp {}
+service Greeter { rpc Say(OtherReq) returns (OtherResp); }
+message OtherReq {}
+message OtherResp {}
 `},
 			proto: hostileProto(pkg, `service Greeter { `+rpc("Say")+` }`),
 			want:  []string{"service test.v1.Greeter", "is also the client interface of service test.v2.Greeter (test/v2/other.proto)"},
