@@ -139,7 +139,10 @@ func TestOddProtosBuildAndVet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		os.Remove("testdata") // only if nothing else is in it
+	})
 	goPkg := "github.com/svcclient/svcclient/generator/" + filepath.ToSlash(dir)
 
 	src := plugintest.Sources{ImportPaths: []string{"../third_party/googleapis"}, Files: map[string]string{}}

@@ -23,7 +23,7 @@ import (
 // as written (up to the default "=*" of a variable).
 func FuzzHTTPRule(f *testing.F) {
 	seeds := []struct {
-		kind                            uint8
+		kind                           uint8
 		path, body, responseBody, verb string
 	}{
 		{0, "/v1/users/{user_id}", "", "", ""},

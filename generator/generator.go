@@ -6,6 +6,19 @@
 // Work happens in two steps, as in protoc-gen-go: a view model is built for
 // each file with every decision made (identifiers, descriptors, parsed and
 // checked HTTP rules), then the templates in package templates print it.
+//
+// The plugin never writes code that does not compile or that go vet
+// rejects. Every generated identifier is derived in names.go and checked
+// against the others generated into the same Go package; a clash (services
+// Greeter and greeter, NewGreeter beside Greeter, Greeter_Say.Hello beside
+// Greeter.Say_Hello), a method named like a standard method vet checks
+// (MarshalJSON, ReadByte, ...), a message package that a parameter of the
+// generated code would shadow, or a path template the client would send
+// otherwise than written fails generation with the file, service and method
+// and what collides with what. The plugin reports rather than renames: a
+// deterministic rename would still change a public API the day an unrelated
+// service is added, and renaming the service or method in the .proto is
+// always possible.
 package generator
 
 import (
