@@ -149,4 +149,3 @@ func waitGoroutines(t *testing.T, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
