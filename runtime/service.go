@@ -201,10 +201,11 @@ func (s *Service) index(m *MethodDesc) int {
 }
 
 // panicError logs a recovered panic with its stack and returns the error
-// the client gets. The message names the method and nothing else by
-// default: the panic value is for the server's operators, as grpc-go and
-// connect-go leave it (they do not recover at all; net/http logs and drops
-// the connection).
+// the client gets. By default the message names the method and nothing
+// else: a panic value can hold secrets, and it is the server's operators
+// who need it. (grpc-go does not recover panics; connect-go's WithRecover
+// leaves what the client sees to the caller, and its default is Internal
+// without the value.)
 func (s *Service) panicError(ctx context.Context, m *MethodDesc, r any) error {
 	logger := s.logger
 	if logger == nil {
