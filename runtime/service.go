@@ -203,9 +203,8 @@ func (s *Service) index(m *MethodDesc) int {
 // panicError logs a recovered panic with its stack and returns the error
 // the client gets. By default the message names the method and nothing
 // else: a panic value can hold secrets, and it is the server's operators
-// who need it. (grpc-go does not recover panics; connect-go's WithRecover
-// leaves what the client sees to the caller, and its default is Internal
-// without the value.)
+// who need it. (grpc-go and connect-go do not recover panics by default;
+// connect-go's WithRecover lets the server choose what the client sees.)
 func (s *Service) panicError(ctx context.Context, m *MethodDesc, r any) error {
 	logger := s.logger
 	if logger == nil {
