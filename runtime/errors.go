@@ -3,15 +3,11 @@ package runtime
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"os"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-var stderr io.Writer = os.Stderr
 
 // ToStatusError returns err as an error that carries a gRPC status, so that
 // status.FromError and status.Code give the right code for every error a

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"runtime/debug"
 	"sync"
@@ -30,6 +31,10 @@ type Service struct {
 	byPath  map[string]*MethodDesc
 	// handlers[i] runs Methods[i] through the interceptor chain; built once.
 	handlers []grpc.UnaryHandler
+	// logger receives recovered panics; nil means slog.Default() at the
+	// time of the panic, so a default set after NewService still applies.
+	logger       *slog.Logger
+	panicDetails bool
 }
 
 // ServiceOption configures a Service.
@@ -60,6 +65,20 @@ func WithServerStreamInterceptors(interceptors ...grpc.StreamServerInterceptor) 
 			s.stream = chainStreamServer(s.stream, i)
 		}
 	})
+}
+
+// WithLogger sends the service's own log records (today: recovered
+// panics, with their stacks) to logger instead of [slog.Default].
+func WithLogger(logger *slog.Logger) ServiceOption {
+	return serviceOptionFunc(func(s *Service) { s.logger = logger })
+}
+
+// WithPanicDetails sends a recovered panic's value to the client in the
+// Internal error's message. It is for development only: a panic value can
+// hold anything the handler had (a password, a query, a user's data), and
+// without this option the client is told only that the method failed.
+func WithPanicDetails() ServiceOption {
+	return serviceOptionFunc(func(s *Service) { s.panicDetails = true })
 }
 
 // NewService binds impl to desc. It panics if impl does not implement the
@@ -110,17 +129,22 @@ func (s *Service) MethodByPath(fullMethod string) *MethodDesc { return s.byPath[
 
 // HandleUnary runs a unary method: the service's interceptors, then the
 // implementation. A panic in either becomes an Internal error, so one bad
-// request never takes the server down; the stack goes to the error's message
-// only as a method name and the panic value, never to the client in full.
-// Every error returned carries a status.
+// request never takes the server down: the panic value and its stack go to
+// the service's logger (see [WithLogger]), and the client learns only that
+// the method failed (see [WithPanicDetails]). Every error returned carries a
+// status.
 func (s *Service) HandleUnary(ctx context.Context, m *MethodDesc, req proto.Message) (resp proto.Message, err error) {
+	i := s.index(m)
+	if i < 0 {
+		return nil, status.Errorf(codes.Internal, "svcclient: method %s is not part of service %s", m.FullMethod, s.desc.Name)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(m, r)
+			err = s.panicError(ctx, m, r)
 			resp = nil
 		}
 	}()
-	handler := s.handlers[s.index(m)]
+	handler := s.handlers[i]
 	var out any
 	if s.unary == nil {
 		out, err = handler(ctx, req)
@@ -144,7 +168,7 @@ func (s *Service) HandleUnary(ctx context.Context, m *MethodDesc, req proto.Mess
 func (s *Service) HandleStream(m *MethodDesc, stream grpc.ServerStream) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(m, r)
+			err = s.panicError(stream.Context(), m, r)
 		}
 	}()
 	handler := func(srv any, ss grpc.ServerStream) error { return m.StreamHandler(srv, ss) }
@@ -160,9 +184,10 @@ func (s *Service) HandleStream(m *MethodDesc, stream grpc.ServerStream) (err err
 	return nil
 }
 
-// index returns m's position in the service's method list. Descriptors are
-// elements of desc.Methods, so this is pointer arithmetic, not a search: it
-// runs on every unary call of every transport.
+// index returns m's position in the service's method list, or -1 if m is
+// not one of its methods. Descriptors are elements of desc.Methods, so this
+// is pointer arithmetic, not a search: it runs on every unary call of every
+// transport.
 func (s *Service) index(m *MethodDesc) int {
 	methods := s.desc.Methods
 	if len(methods) > 0 {
@@ -172,23 +197,28 @@ func (s *Service) index(m *MethodDesc) int {
 			return int(off / size)
 		}
 	}
-	panic(fmt.Sprintf("svcclient: method %s is not part of service %s", m.FullMethod, s.desc.Name))
+	return -1
 }
 
-func panicError(m *MethodDesc, r any) error {
-	// The stack is for the server's operators, not for the caller.
-	logPanic(m, r, debug.Stack())
-	return status.Errorf(codes.Internal, "%s: handler panicked: %v", m.FullMethod, r)
+// panicError logs a recovered panic with its stack and returns the error
+// the client gets. By default the message names the method and nothing
+// else: a panic value can hold secrets, and it is the server's operators
+// who need it. (grpc-go and connect-go do not recover panics by default;
+// connect-go's WithRecover lets the server choose what the client sees.)
+func (s *Service) panicError(ctx context.Context, m *MethodDesc, r any) error {
+	logger := s.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.ErrorContext(ctx, "svcclient: handler panicked",
+		slog.String("method", m.FullMethod),
+		slog.String("panic", fmt.Sprint(r)),
+		slog.String("stack", string(debug.Stack())))
+	if s.panicDetails {
+		return status.Errorf(codes.Internal, "%s: handler panicked: %v", m.FullMethod, r)
+	}
+	return status.Errorf(codes.Internal, "%s: internal error", m.FullMethod)
 }
-
-// PanicLogger receives every panic recovered from a handler, with its stack.
-// It prints to standard error by default; replace it before serving to send
-// panics to your own logger.
-var PanicLogger = func(method string, value any, stack []byte) {
-	fmt.Fprintf(stderr, "svcclient: panic in %s: %v\n%s", method, value, stack)
-}
-
-func logPanic(m *MethodDesc, r any, stack []byte) { PanicLogger(m.FullMethod, r, stack) }
 
 func chainUnaryServer(outer, inner grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	if outer == nil {

@@ -248,7 +248,6 @@ func TestNoServerFailsFast(t *testing.T) {
 }
 
 func TestPanickingHandler(t *testing.T) {
-	quietPanics()
 	url, queue := broker(t)
 	serve(t, url, queue, newGreeter("s1"))
 	_, client := dial(t, url, queue)

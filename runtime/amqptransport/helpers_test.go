@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,13 +148,4 @@ func waitGoroutines(t *testing.T, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-var onceQuietPanics sync.Once
-
-// quietPanics keeps the panicking-handler test from printing a stack.
-func quietPanics() {
-	onceQuietPanics.Do(func() {
-		runtime.PanicLogger = func(string, any, []byte) {}
-	})
 }

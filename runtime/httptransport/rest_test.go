@@ -320,9 +320,6 @@ func TestRESTPathWire(t *testing.T) {
 }
 
 func TestHandlerErrors(t *testing.T) {
-	quiet := runtime.PanicLogger
-	runtime.PanicLogger = func(string, any, []byte) {}
-	t.Cleanup(func() { runtime.PanicLogger = quiet })
 	base := usersServer(t, httptransport.WithReadMaxBytes(1024))
 	type want struct {
 		status int
