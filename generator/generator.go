@@ -6,6 +6,19 @@
 // Work happens in two steps, as in protoc-gen-go: a view model is built for
 // each file with every decision made (identifiers, descriptors, parsed and
 // checked HTTP rules), then the templates in package templates print it.
+//
+// The plugin never writes code that does not compile or that go vet
+// rejects. Every generated identifier is derived in names.go and checked
+// against the others generated into the same Go package; a clash (services
+// Greeter and greeter, NewGreeter beside Greeter, Greeter_Say.Hello beside
+// Greeter.Say_Hello), a method named like a standard method vet checks
+// (MarshalJSON, ReadByte, ...), a message package that a parameter of the
+// generated code would shadow, or a path template the client would send
+// otherwise than written fails generation with the file, service and method
+// and what collides with what. The plugin reports rather than renames: a
+// deterministic rename would still change a public API the day an unrelated
+// service is added, and renaming the service or method in the .proto is
+// always possible.
 package generator
 
 import (
@@ -103,11 +116,14 @@ func Generate(gen *protogen.Plugin, opts Options) error {
 	gen.SupportedFeatures = SupportedFeatures
 	gen.SupportedEditionsMinimum = SupportedEditionsMinimum
 	gen.SupportedEditionsMaximum = SupportedEditionsMaximum
+	// Files with one go_package share a generated package, so their
+	// identifiers are checked against each other's.
+	decls := make(map[protogen.GoImportPath]*declarations)
 	for _, f := range gen.Files {
 		if !f.Generate {
 			continue
 		}
-		if _, err := GenerateFile(gen, f, opts); err != nil {
+		if _, err := generateFile(gen, f, opts, decls); err != nil {
 			return err
 		}
 	}
@@ -117,19 +133,34 @@ func Generate(gen *protogen.Plugin, opts Options) error {
 // GenerateFile writes the svcclient code for one file and returns it, or
 // returns nil when the file declares no services. Errors name the file,
 // service and method at fault.
+//
+// The plugin never writes code that does not compile or that go vet
+// rejects: identifiers that two services or methods would both declare
+// (Greeter and greeter, NewGreeter beside Greeter), a method named like a
+// standard method vet checks (MarshalJSON, ReadByte, ...), and a message
+// package the generated code would shadow are reported as errors that say
+// what collides with what. The plugin does not rename: a rename would
+// change a public API when an unrelated service is added.
 func GenerateFile(gen *protogen.Plugin, file *protogen.File, opts Options) (*protogen.GeneratedFile, error) {
+	return generateFile(gen, file, opts, make(map[protogen.GoImportPath]*declarations))
+}
+
+func generateFile(gen *protogen.Plugin, file *protogen.File, opts Options, decls map[protogen.GoImportPath]*declarations) (*protogen.GeneratedFile, error) {
 	if len(file.Services) == 0 {
 		return nil, nil
 	}
 	if opts.PackageSuffix == "" {
 		opts = DefaultOptions()
 	}
-	model, err := newFileModel(gen, file)
+	goPackage := string(file.GoPackageName) + opts.PackageSuffix
+	importPath := protogen.GoImportPath(path.Join(string(file.GoImportPath), goPackage))
+	if decls[importPath] == nil {
+		decls[importPath] = newDeclarations()
+	}
+	model, err := newFileModel(gen, file, importPath, decls[importPath])
 	if err != nil {
 		return nil, err
 	}
-	goPackage := string(file.GoPackageName) + opts.PackageSuffix
-	importPath := protogen.GoImportPath(path.Join(string(file.GoImportPath), goPackage))
 	dir, base := path.Split(file.GeneratedFilenamePrefix)
 	g := gen.NewGeneratedFile(path.Join(dir, goPackage, base+"_svcclient.pb.go"), importPath)
 	model.GoPackageName = goPackage

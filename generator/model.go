@@ -30,14 +30,8 @@ type serviceModel struct {
 	GoName         string // Greeter
 	Source         string // the .proto path that declares it
 
-	// Generated identifiers, decided here and nowhere else.
-	Client             string // GreeterClient: the client interface
-	ClientConstructor  string // NewGreeterClient
-	ClientImpl         string // greeterClient: the unexported client type
-	Server             string // GreeterServer: what users implement
-	Unimplemented      string // UnimplementedGreeterServer
-	ServiceConstructor string // NewGreeterService
-	Desc               string // Greeter_ServiceDesc
+	// The generated identifiers, from newServiceNames.
+	serviceNames
 
 	LeadingComments string // the proto comments, as // lines, or ""
 	Deprecated      bool
@@ -58,39 +52,46 @@ type methodModel struct {
 	Deprecated      bool
 }
 
-func newFileModel(gen *protogen.Plugin, file *protogen.File) (*fileModel, error) {
+// newFileModel builds the model of a file whose code goes into the Go
+// package importPath, recording its identifiers in decls (shared by the
+// files generated into that package) and reporting every clash.
+func newFileModel(gen *protogen.Plugin, file *protogen.File, importPath protogen.GoImportPath, decls *declarations) (*fileModel, error) {
 	m := &fileModel{
 		Source:        file.Desc.Path(),
 		PluginVersion: Version,
 		ProtocVersion: protocVersion(gen),
 	}
 	for _, s := range file.Services {
-		sm, err := newServiceModel(file, s)
+		sm, err := newServiceModel(file, s, decls)
 		if err != nil {
 			return nil, err
 		}
 		m.Services = append(m.Services, sm)
 	}
+	// Message packages are checked once every name of the file is declared.
+	for _, s := range file.Services {
+		for _, method := range s.Methods {
+			if err := checkMessagePackages(file, s, method, importPath, decls); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return m, nil
 }
 
-func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, error) {
-	name := s.GoName
+func newServiceModel(file *protogen.File, s *protogen.Service, decls *declarations) (*serviceModel, error) {
 	sm := &serviceModel{
-		FullName:           string(s.Desc.FullName()),
-		Name:               string(s.Desc.Name()),
-		FileDescriptor:     file.GoDescriptorIdent,
-		GoName:             name,
-		Source:             file.Desc.Path(),
-		Client:             name + "Client",
-		ClientConstructor:  "New" + name + "Client",
-		ClientImpl:         unexport(name) + "Client",
-		Server:             name + "Server",
-		Unimplemented:      "Unimplemented" + name + "Server",
-		ServiceConstructor: "New" + name + "Service",
-		Desc:               name + "_ServiceDesc",
-		LeadingComments:    comments(s.Comments.Leading),
-		Deprecated:         s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
+		FullName:        string(s.Desc.FullName()),
+		Name:            string(s.Desc.Name()),
+		FileDescriptor:  file.GoDescriptorIdent,
+		GoName:          s.GoName,
+		Source:          file.Desc.Path(),
+		serviceNames:    newServiceNames(s.GoName),
+		LeadingComments: comments(s.Comments.Leading),
+		Deprecated:      s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
+	}
+	if err := decls.declareService(file, s, sm.serviceNames); err != nil {
+		return nil, err
 	}
 	seen := make(map[string]*protogen.Method, len(s.Methods))
 	for _, method := range s.Methods {
@@ -100,8 +101,14 @@ func newServiceModel(file *protogen.File, s *protogen.Service) (*serviceModel, e
 			return nil, errorf(file, s, method, "its Go name %s is also the Go name of method %s; rename one of them", method.GoName, other.Desc.Name())
 		}
 		seen[method.GoName] = method
+		if err := checkMethodName(file, s, method); err != nil {
+			return nil, err
+		}
 		mm, err := newMethodModel(file, s, method)
 		if err != nil {
+			return nil, err
+		}
+		if err := decls.declareMethod(file, s, method, mm.FullMethodVar); err != nil {
 			return nil, err
 		}
 		sm.Methods = append(sm.Methods, mm)
@@ -115,7 +122,7 @@ func newMethodModel(file *protogen.File, s *protogen.Service, method *protogen.M
 		Name:            string(method.Desc.Name()),
 		GoName:          method.GoName,
 		FullMethod:      fmt.Sprintf("/%s/%s", s.Desc.FullName(), method.Desc.Name()),
-		FullMethodVar:   fmt.Sprintf("%s_%s_FullMethodName", s.GoName, method.GoName),
+		FullMethodVar:   fullMethodVar(s, method),
 		Kind:            streamKind(method),
 		Input:           method.Input.GoIdent,
 		Output:          method.Output.GoIdent,

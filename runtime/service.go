@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 
 	"google.golang.org/grpc"
@@ -143,13 +144,18 @@ func WithServerStreamInterceptors(interceptors ...grpc.StreamServerInterceptor) 
 	})
 }
 
-// WithRecover sets what a panic in a handler or interceptor becomes. By
-// default ([transport.LogPanic]) the panic value and stack go to
-// slog.Default and the caller gets Internal "<method>: internal error",
-// whatever the transport; the server keeps serving. Replace it to log
-// elsewhere, or, in development only, to send details to the caller.
-func WithRecover(f func(ctx context.Context, fullMethod string, value any, stack []byte) error) ServiceOption {
-	return serviceOptionFunc(func(o *transport.HandlerOptions) { o.Recover = f })
+// WithLogger sends the service's own log records (today: recovered
+// panics, with their stacks) to logger instead of [slog.Default].
+func WithLogger(logger *slog.Logger) ServiceOption {
+	return serviceOptionFunc(func(o *transport.HandlerOptions) { o.Logger = logger })
+}
+
+// WithPanicDetails sends a recovered panic's value to the client in the
+// Internal error's message. It is for development only: a panic value can
+// hold anything the handler had (a password, a query, a user's data), and
+// without this option the client is told only that the method failed.
+func WithPanicDetails() ServiceOption {
+	return serviceOptionFunc(func(o *transport.HandlerOptions) { o.PanicDetails = true })
 }
 
 // NewService binds impl to desc. It panics if impl does not implement the

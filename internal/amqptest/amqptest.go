@@ -4,15 +4,9 @@
 package amqptest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -22,6 +16,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/svcclient/svcclient/internal/tlstest"
 )
 
 // DefaultURL is the broker tests use when AMQP_URL is not set.
@@ -139,34 +135,17 @@ func NewProxy(tb testing.TB, brokerURL string) *Proxy {
 // amqps://; clients trust it through the returned tls.Config only.
 func NewTLSProxy(tb testing.TB, brokerURL string) (*Proxy, *tls.Config) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "svcclient test broker"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	server := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	client := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	return newProxy(tb, brokerURL, server), client
+	pki := tlstest.New(tb)
+	return newProxy(tb, brokerURL, pki.ServerConfig(false)), pki.ClientConfig(false)
+}
+
+// NewTLSProxyConfig starts a proxy that terminates TLS with config in front
+// of the broker at brokerURL; its URL is amqps://. With
+// config.ClientAuth set, it refuses clients as a broker configured for
+// mutual TLS would, before the broker sees a connection.
+func NewTLSProxyConfig(tb testing.TB, brokerURL string, config *tls.Config) *Proxy {
+	tb.Helper()
+	return newProxy(tb, brokerURL, config)
 }
 
 func newProxy(tb testing.TB, brokerURL string, serverTLS *tls.Config) *Proxy {
@@ -205,18 +184,38 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
+		p.wg.Add(1)
+		go p.forward(client)
+	}
+}
+
+// handshakeTimeout bounds a TLS client's handshake with the proxy.
+const handshakeTimeout = 5 * time.Second
+
+// forward connects client to the broker. A TLS client completes its
+// handshake first, so that one the proxy refuses (no certificate, wrong
+// CA) never opens a connection to the broker.
+func (p *Proxy) forward(client net.Conn) {
+	defer p.wg.Done()
+	if tc, ok := client.(*tls.Conn); ok {
+		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+		if err := tc.Handshake(); err != nil {
 			client.Close()
-			continue
-		}
-		if !p.track(client, server) {
 			return
 		}
-		p.wg.Add(2)
-		go p.pipe(client, server)
-		go p.pipe(server, client)
+		_ = tc.SetDeadline(time.Time{})
 	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	if !p.track(client, server) {
+		return
+	}
+	p.wg.Add(2)
+	go p.pipe(client, server)
+	go p.pipe(server, client)
 }
 
 func (p *Proxy) track(conns ...net.Conn) bool {

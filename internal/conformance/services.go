@@ -29,13 +29,22 @@ import (
 //	"error"     NotFound with an ErrorInfo detail
 //	"metadata"  echoes x-request-id and x-token-bin into header and trailer
 //	"block"     waits for the context to end and reports why
-//	"panic"     panics
+//	"panic"     panics with PanicSecret
 //	"deadline"  reports whether the handler's context has a deadline
 //	anything    "Hello, <name>"
 type Greeter struct{}
 
 // ErrorReason is the ErrorInfo reason of Greeter's "error" answer.
 const ErrorReason = "NAME_UNKNOWN"
+
+// PanicSecret is the value the services panic with: a stand-in for what a
+// real handler's panic value may hold, which must reach the server's log
+// and never the client.
+const PanicSecret = "db password is hunter2"
+
+// PanicCount is the CountRequest.To that makes Counter.Count panic with
+// PanicSecret.
+const PanicCount = 666
 
 func (Greeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) (*helloworld.HelloReply, error) {
 	switch in.GetName() {
@@ -66,7 +75,7 @@ func (Greeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) (*hell
 			return nil, status.Error(codes.Internal, "the call was not ended by its context")
 		}
 	case "panic":
-		panic("greeter was asked to panic: db password is hunter2")
+		panic(PanicSecret)
 	case "deadline":
 		_, ok := ctx.Deadline()
 		return &helloworld.HelloReply{Message: fmt.Sprintf("deadline:%v", ok)}, nil
@@ -88,8 +97,12 @@ type Counter struct {
 }
 
 // Count sends 1..to; a negative to is InvalidArgument after sending a
-// header, so errors after the stream started are tested too.
+// header, so errors after the stream started are tested too; PanicCount
+// panics.
 func (Counter) Count(in *streamingv1.CountRequest, stream grpc.ServerStreamingServer[streamingv1.CountResponse]) error {
+	if in.GetTo() == PanicCount {
+		panic(PanicSecret)
+	}
 	if err := stream.SetHeader(metadata.Pairs("x-count", fmt.Sprint(in.GetTo()))); err != nil {
 		return err
 	}

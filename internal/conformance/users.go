@@ -26,7 +26,7 @@ import (
 // EchoUsers answers every UserService method with what it received, so that
 // tests can check that a request crossed the wire intact:
 //
-//	GetUser      the user id; "missing" is NotFound with an ErrorInfo, "panic" panics
+//	GetUser      the user id; "missing" is NotFound with an ErrorInfo, "panic" panics with PanicSecret
 //	ListUsers    the whole request as protojson in next_page_token
 //	CreateUser   the user, display name suffixed with "|" and the request id
 //	UpdateUser   the user, display name replaced by the update mask's paths
@@ -65,7 +65,7 @@ func (EchoUsers) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*user
 		st, _ := status.New(codes.NotFound, "no user missing").WithDetails(&errdetails.ErrorInfo{Reason: "USER_UNKNOWN", Domain: "users.test"})
 		return nil, st.Err()
 	case "panic":
-		panic("boom")
+		panic(PanicSecret)
 	case "deadline":
 		_, ok := ctx.Deadline()
 		return &usersv1.User{UserId: "deadline", DisplayName: map[bool]string{true: "yes", false: "no"}[ok]}, nil

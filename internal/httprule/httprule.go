@@ -264,6 +264,9 @@ func splitVerb(s string) (path, verb string, err error) {
 	if verb == "" || strings.ContainsAny(verb, "{}*=:") {
 		return "", "", fmt.Errorf("bad verb %q after ':'", verb)
 	}
+	if err := checkLiteral(verb); err != nil {
+		return "", "", fmt.Errorf("verb %q: %w", verb, err)
+	}
 	return s[:colon], verb, nil
 }
 
@@ -302,7 +305,38 @@ func parseSegment(s string) (Segment, error) {
 	if strings.ContainsAny(s, "{}*=:") {
 		return Segment{}, fmt.Errorf("bad path segment %q", s)
 	}
+	if err := checkLiteral(s); err != nil {
+		return Segment{}, fmt.Errorf("path segment %q: %w", s, err)
+	}
 	return Segment{Kind: Literal, Literal: s}, nil
+}
+
+// checkLiteral checks that a literal segment or verb is sent and received
+// as written. The client appends it to the URL path as it is, and the
+// handler compares it with the escaped path: a '?' or '#' would end the
+// path, and a character net/url escapes (a space, '!', a non-ASCII letter)
+// would arrive escaped and never match. What is left is RFC 3986's
+// unreserved characters, the sub-delimiters a path keeps, '@', and
+// %XX escapes.
+func checkLiteral(s string) error {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("-._~$&+,;@", c) >= 0:
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return fmt.Errorf("'%%' must start a %%XX escape")
+			}
+			i += 2
+		default:
+			return fmt.Errorf("%q would not reach the server as written; use letters, digits, -._~$&+,;@ or %%XX escapes", c)
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // parseVariable parses "{field.path}" or "{field.path=segments}".

@@ -171,6 +171,40 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestFarDeadline calls with a deadline decades away, while another call
+// is in flight on the same channel: RabbitMQ refuses an expiration above
+// ten years by closing the channel, which must not happen to either call.
+func TestFarDeadline(t *testing.T) {
+	url, queue := broker(t)
+	g := newGreeter("s1")
+	serve(t, url, queue, g)
+	_, client := dial(t, url, queue)
+	inflight := make(chan error, 1)
+	go func() {
+		_, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "block"})
+		inflight <- err
+	}()
+	<-g.started
+	far := time.Now().Add(50 * 365 * 24 * time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), far)
+	defer cancel()
+	// The test's own bound: the far deadline cannot end this call.
+	go func() {
+		select {
+		case <-time.After(time.Minute):
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if _, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "far"}); err != nil {
+		t.Errorf("call with a deadline 50 years away: %v", err)
+	}
+	close(g.release)
+	if err := <-inflight; err != nil {
+		t.Errorf("the call in flight failed: %v", err)
+	}
+}
+
 func TestCancel(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -223,7 +257,6 @@ func TestNoServerFailsFast(t *testing.T) {
 }
 
 func TestPanickingHandler(t *testing.T) {
-	quietPanics(t)
 	url, queue := broker(t)
 	serve(t, url, queue, newGreeter("s1"))
 	_, client := dial(t, url, queue)

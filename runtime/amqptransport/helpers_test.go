@@ -149,14 +149,6 @@ func waitGoroutines(t *testing.T, n int) {
 	}
 }
 
-// quietPanics keeps the panicking-handler test from printing a stack: panics
-// are logged with slog.Default.
-func quietPanics(t *testing.T) {
-	saved := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	t.Cleanup(func() { slog.SetDefault(saved) })
-}
-
 // waitStarted returns the context of the next "block" call g starts, and
 // fails the test if none starts within a few seconds.
 func waitStarted(t testing.TB, g *greeter) context.Context {

@@ -106,6 +106,14 @@ func (cs *codecSet) forContentType(ct string, fallback runtime.Codec) (runtime.C
 	return nil, fmt.Errorf("unsupported content_type %q: want application/proto or application/json", ct)
 }
 
+// maxExpiration is the largest expiration property we send, in
+// milliseconds: 2^32-1, about 49.7 days. RabbitMQ refuses a larger one by
+// closing the channel it came on (406 invalid expiration; 3.10 takes up
+// to ten years), which would end every call sharing that channel. The
+// expiration only bounds how long a message waits in a queue; rpc-deadline
+// still carries the deadline itself.
+const maxExpiration = 1<<32 - 1
+
 // encodeDeadline returns the expiration property and the rpc-deadline header
 // value for a deadline. ok is false when the deadline has passed.
 func encodeDeadline(deadline, now time.Time) (expiration string, unixMilli int64, ok bool) {
@@ -113,10 +121,13 @@ func encodeDeadline(deadline, now time.Time) (expiration string, unixMilli int64
 	if remaining <= 0 {
 		return "", 0, false
 	}
-	// Round up: an expiration of "0" means "deliver now or drop", which is
-	// not what a caller with a few hundred microseconds left asked for.
-	ms := (remaining + time.Millisecond - 1) / time.Millisecond
-	return strconv.FormatInt(int64(ms), 10), deadline.UnixMilli(), true
+	ms := int64(maxExpiration)
+	if remaining < maxExpiration*time.Millisecond {
+		// Round up: an expiration of "0" means "deliver now or drop", which
+		// is not what a caller with a few hundred microseconds left asked for.
+		ms = int64((remaining + time.Millisecond - 1) / time.Millisecond)
+	}
+	return strconv.FormatInt(ms, 10), deadline.UnixMilli(), true
 }
 
 // headerInt reads an integer header value of any AMQP integer type, or a

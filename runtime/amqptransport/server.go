@@ -34,6 +34,13 @@ var ErrServerClosed = errors.New("amqptransport: server closed")
 // tolerate being run twice for one call in that case (at-least-once).
 // Requests that cannot be served (malformed, unknown method, past their
 // deadline) are answered with an error and acked, never requeued.
+//
+// A server uses one connection and at most six channels on it, whatever
+// the number of services and workers: one that every service's consumer
+// runs on, one for replies, and four that take turns carrying replies
+// above 64 KiB (the kind a broker may refuse by closing the channel), so
+// that such a refusal fails no other reply. While it connects it opens
+// one more at a time to declare each queue, and closes it.
 type Server struct {
 	cfg serverConfig
 
@@ -172,9 +179,13 @@ func (s *Server) Close() error {
 
 // serverSession is one connection of a Server and what runs on it.
 type serverSession struct {
-	srv       *Server
-	conn      *amqp.Connection
-	closes    chan *amqp.Error
+	srv    *Server
+	conn   *amqp.Connection
+	closes chan *amqp.Error
+	// consuming is the one channel every service's consumer runs on. Its
+	// prefetch applies to each consumer apart (RabbitMQ's basic.qos with
+	// global=false), so services do not share it.
+	consuming *amqp.Channel
 	consumers []*consumer
 	ctx       context.Context // handlers' parent: ended with the session
 	cancel    context.CancelFunc
@@ -184,13 +195,11 @@ type serverSession struct {
 	// closed): the session must be rebuilt.
 	consumerEnded chan string
 	draining      atomic.Bool
-	// replies carries the replies of every worker but the largest.
-	replies sharedReplies
+	replies       *replyChannels
 }
 
 type consumer struct {
 	reg  *registration
-	ch   *amqp.Channel
 	tag  string
 	live atomic.Int32 // workers still running
 }
@@ -211,7 +220,15 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		consumerEnded: make(chan string, 1),
 	}
 	ss.ctx, ss.cancel = context.WithCancel(s.baseCtx)
-	ss.replies.conn = conn
+	ss.replies = newReplyChannels(conn)
+	if ss.consuming, err = conn.Channel(); err == nil {
+		err = ss.consuming.Qos(s.cfg.prefetch, 0, false)
+	}
+	if err != nil {
+		ss.cancel()
+		_ = conn.Close()
+		return nil, err
+	}
 	s.mu.Lock()
 	regs := s.regs
 	s.mu.Unlock()
@@ -259,15 +276,8 @@ func (ss *serverSession) consume(r *registration) (*consumer, <-chan amqp.Delive
 		return nil, nil, err
 	}
 	_ = setupCh.Close()
-	ch, err := ss.conn.Channel()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ch.Qos(ss.srv.cfg.prefetch, 0, false); err != nil {
-		return nil, nil, err
-	}
-	c := &consumer{reg: r, ch: ch, tag: "svcclient-" + r.queue}
-	deliveries, err := ch.Consume(r.queue, c.tag, false, false, false, false, nil)
+	c := &consumer{reg: r, tag: "svcclient-" + r.queue}
+	deliveries, err := ss.consuming.Consume(r.queue, c.tag, false, false, false, false, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,11 +287,9 @@ func (ss *serverSession) consume(r *registration) (*consumer, <-chan amqp.Delive
 // work serves requests until the consumer's deliveries end.
 func (ss *serverSession) work(c *consumer, deliveries <-chan amqp.Delivery) {
 	defer ss.workers.Done()
-	rp := replyPublisher{shared: &ss.replies}
 	for d := range deliveries {
-		ss.serve(c.reg, d, &rp)
+		ss.serve(c.reg, d)
 	}
-	rp.close()
 	if c.live.Add(-1) == 0 && !ss.draining.Load() {
 		select {
 		case ss.consumerEnded <- c.reg.queue:
@@ -290,74 +298,8 @@ func (ss *serverSession) work(c *consumer, deliveries <-chan amqp.Delivery) {
 	}
 }
 
-// sharedReplies is the channel a session's workers publish small replies
-// on. amqp091-go channels are safe for concurrent use, and one channel
-// for all workers is what lets a server keep up with a raw Direct Reply-to
-// loop: with a channel per worker the broker spreads the replies over as
-// many channel processes, which cost about a fifth of the throughput at 64
-// requests in flight (see BENCHMARKS.md).
-type sharedReplies struct {
-	conn *amqp.Connection
-	mu   sync.Mutex
-	ch   *amqp.Channel
-}
-
-// channel returns the shared channel, opening a new one if the last was
-// closed under it. The connection's close closes it.
-func (sr *sharedReplies) channel() (*amqp.Channel, error) {
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	if sr.ch == nil || sr.ch.IsClosed() {
-		ch, err := sr.conn.Channel()
-		if err != nil {
-			return nil, err
-		}
-		sr.ch = ch
-	}
-	return sr.ch, nil
-}
-
-// replyPublisher is how one worker publishes replies: on the session's
-// shared channel, or, for a reply larger than DefaultIsolationThreshold, on
-// a channel of the worker's own, so that a reply the broker refuses (a 406
-// for its size) closes no channel that other replies travel on. Requests
-// are acked on their consumer's channel regardless.
-type replyPublisher struct {
-	shared *sharedReplies
-	own    *amqp.Channel
-}
-
-func (rp *replyPublisher) publish(key string, pub amqp.Publishing) error {
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		var ch *amqp.Channel
-		if len(pub.Body) > DefaultIsolationThreshold {
-			if rp.own == nil || rp.own.IsClosed() {
-				if rp.own, err = rp.shared.conn.Channel(); err != nil {
-					rp.own = nil
-					return err
-				}
-			}
-			ch = rp.own
-		} else if ch, err = rp.shared.channel(); err != nil {
-			return err
-		}
-		// Not mandatory: a reply nobody waits for any more is dropped.
-		if err = ch.Publish("", key, false, false, pub); err == nil || !errors.Is(err, amqp.ErrClosed) {
-			return err
-		}
-	}
-	return err
-}
-
-func (rp *replyPublisher) close() {
-	if rp.own != nil {
-		_ = rp.own.Close()
-	}
-}
-
 // serve answers one request and acks it.
-func (ss *serverSession) serve(r *registration, d amqp.Delivery, rp *replyPublisher) {
+func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 	s := ss.srv
 	if d.ReplyTo == "" {
 		s.cfg.logger.Warn("amqptransport: dropping a request without reply_to", "queue", r.queue, "type", d.Type, "correlation_id", d.CorrelationId)
@@ -365,7 +307,7 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery, rp *replyPublis
 		return
 	}
 	reply := ss.handle(r, d)
-	if err := rp.publish(d.ReplyTo, reply); err != nil {
+	if err := ss.replies.publish(d.ReplyTo, reply); err != nil {
 		s.cfg.logger.Error("amqptransport: publishing a reply", "queue", r.queue, "method", d.Type, "correlation_id", d.CorrelationId, "error", err)
 		if ss.conn.IsClosed() {
 			return // the broker requeues the request
@@ -501,7 +443,7 @@ func (ss *serverSession) drain(abort <-chan struct{}) {
 	for _, c := range ss.consumers {
 		// After basic.cancel-ok amqp091-go delivers what it has buffered,
 		// then closes the deliveries channel: the workers serve the rest.
-		_ = c.ch.Cancel(c.tag, false)
+		_ = ss.consuming.Cancel(c.tag, false)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -144,6 +144,8 @@ func TestServerRejects(t *testing.T) {
 		{"deadline passed", amqp.Publishing{Type: "SayHello", Body: good, Headers: amqp.Table{"rpc-deadline": past}}, codes.DeadlineExceeded},
 		{"bad deadline", amqp.Publishing{Type: "SayHello", Body: good, Headers: amqp.Table{"rpc-deadline": "soon"}}, codes.InvalidArgument},
 		{"too large", amqp.Publishing{Type: "SayHello", Body: make([]byte, 101)}, codes.ResourceExhausted},
+		{"deadline a table", amqp.Publishing{Type: "SayHello", Body: good, Headers: amqp.Table{"rpc-deadline": amqp.Table{"x": int32(1)}}}, codes.InvalidArgument},
+		{"compressed", amqp.Publishing{Type: "SayHello", ContentEncoding: "gzip", Body: good}, codes.InvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := c.call(queue, tc.pub)
@@ -155,6 +157,15 @@ func TestServerRejects(t *testing.T) {
 	if n := g.calls.Load(); n != 0 {
 		t.Errorf("the handler ran %d times, want 0: none of these requests may be executed", n)
 	}
+	// The server keeps serving after them, and malformed metadata (binary
+	// values not in base64, tables, arrays of tables) is dropped, not fatal.
+	d := c.call(queue, amqp.Publishing{Type: "SayHello", Body: good, Headers: amqp.Table{
+		"trace-bin": "!!not base64!!", "x-death": []any{amqp.Table{"count": int64(1)}}, "nested": amqp.Table{"a": "b"},
+	}})
+	if got := replyCode(t, d); got != codes.OK {
+		t.Errorf("a good request after the bad ones: status %v (%v)", got, d.Headers["rpc-message"])
+	}
+	g.calls.Store(0)
 	srv.Close() // unacked requests would be requeued now
 	conn, err := amqp.Dial(url)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -321,9 +320,6 @@ func TestRESTPathWire(t *testing.T) {
 }
 
 func TestHandlerErrors(t *testing.T) {
-	quiet := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	t.Cleanup(func() { slog.SetDefault(quiet) })
 	base := usersServer(t, httptransport.WithReadMaxBytes(1024))
 	type want struct {
 		status int

@@ -16,6 +16,11 @@ import (
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
 
+// TestTLS checks what is particular to this package's TLS options: a
+// refused handshake is marked NotSent, and the options that cannot go
+// together are refused. The calls themselves over https, HTTP/1.1 and
+// HTTP/2, with and without client certificates, are in the TLS matrix
+// (internal/tlstest).
 func TestTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
 	srv.EnableHTTP2 = true

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 
@@ -24,49 +25,52 @@ type Handler struct {
 	stream            grpc.StreamHandler
 	unaryInterceptor  grpc.UnaryServerInterceptor
 	streamInterceptor grpc.StreamServerInterceptor
-	recover           RecoverFunc
+	logger            *slog.Logger
+	panicDetails      bool
 }
 
-// RecoverFunc turns a panic in a handler or interceptor into the error the
-// caller receives. It gets the panic value and the stack; whatever it
-// returns is sent, so it must not put secrets into the error.
-type RecoverFunc func(ctx context.Context, fullMethod string, value any, stack []byte) error
-
-// LogPanic is the default RecoverFunc: it logs the panic value and the stack
-// with slog.Default at level Error, and returns an Internal error that says
-// only which method failed. A panic value can hold anything (a password in
-// a connection string, say), so it goes to the server's operators, never to
-// the caller.
-func LogPanic(ctx context.Context, fullMethod string, value any, stack []byte) error {
-	slog.Default().ErrorContext(ctx, "svcclient: handler panicked",
-		slog.String("method", fullMethod), slog.Any("panic", value), slog.String("stack", string(stack)))
-	return status.Errorf(codes.Internal, "%s: internal error", fullMethod)
-}
-
-// HandlerOptions are what a service adds to every Handler: its interceptors
-// and what it does with a panic (LogPanic when nil).
+// HandlerOptions are what a service adds to every Handler: its
+// interceptors, and where recovered panics go.
 type HandlerOptions struct {
 	UnaryInterceptor  grpc.UnaryServerInterceptor
 	StreamInterceptor grpc.StreamServerInterceptor
-	Recover           RecoverFunc
+	// Logger receives recovered panics with their stacks; nil means
+	// slog.Default at the time of the panic.
+	Logger *slog.Logger
+	// PanicDetails puts a panic's value into the caller's error message.
+	// For development only: a panic value can hold anything.
+	PanicDetails bool
 }
 
 // NewUnaryHandler returns the Handler of a unary method. srv is the
 // implementation handed to h, as grpc.Server hands it.
 func NewUnaryHandler(m *MethodDesc, srv any, h grpc.MethodHandler, opts HandlerOptions) *Handler {
-	return &Handler{Method: m, srv: srv, unary: h, unaryInterceptor: opts.UnaryInterceptor, recover: recoverOrLog(opts.Recover)}
+	return &Handler{Method: m, srv: srv, unary: h, unaryInterceptor: opts.UnaryInterceptor, logger: opts.Logger, panicDetails: opts.PanicDetails}
 }
 
 // NewStreamHandler returns the Handler of a streaming method.
 func NewStreamHandler(m *MethodDesc, srv any, h grpc.StreamHandler, opts HandlerOptions) *Handler {
-	return &Handler{Method: m, srv: srv, stream: h, streamInterceptor: opts.StreamInterceptor, recover: recoverOrLog(opts.Recover)}
+	return &Handler{Method: m, srv: srv, stream: h, streamInterceptor: opts.StreamInterceptor, logger: opts.Logger, panicDetails: opts.PanicDetails}
 }
 
-func recoverOrLog(f RecoverFunc) RecoverFunc {
-	if f == nil {
-		return LogPanic
+// panicError logs a recovered panic with its stack and returns the error
+// the caller gets. By default the message names the method and nothing
+// else: a panic value can hold secrets, and it is the server's operators
+// who need it. (grpc-go does not recover panics at all; connect-go's
+// WithRecover lets the server choose what the client sees.)
+func (h *Handler) panicError(ctx context.Context, r any) error {
+	logger := h.logger
+	if logger == nil {
+		logger = slog.Default()
 	}
-	return f
+	logger.ErrorContext(ctx, "svcclient: handler panicked",
+		slog.String("method", h.Method.FullMethod),
+		slog.String("panic", fmt.Sprint(r)),
+		slog.String("stack", string(debug.Stack())))
+	if h.panicDetails {
+		return status.Errorf(codes.Internal, "%s: handler panicked: %v", h.Method.FullMethod, r)
+	}
+	return status.Errorf(codes.Internal, "%s: internal error", h.Method.FullMethod)
 }
 
 // Server returns the implementation, as grpc.UnaryServerInfo.Server holds it.
@@ -75,7 +79,7 @@ func (h *Handler) Server() any { return h.srv }
 // Unary runs a unary method. dec decodes the request into the message it is
 // given; it should return an InvalidArgument status error for a request
 // that cannot be decoded. The service's interceptors run around the
-// implementation, a panic in any of them becomes the RecoverFunc's error,
+// implementation, a panic in any of them is logged and becomes Internal,
 // and every error returned carries a status. A handler that returns a nil
 // response and a nil error gets Internal, as on grpc-go.
 func (h *Handler) Unary(ctx context.Context, dec func(any) error) (proto.Message, error) {
@@ -90,7 +94,7 @@ func (h *Handler) UnaryWithInterceptor(ctx context.Context, dec func(any) error,
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			resp, err = nil, h.recover(ctx, h.Method.FullMethod, r, debug.Stack())
+			resp, err = nil, h.panicError(ctx, r)
 		}
 	}()
 	out, err := h.unary(h.srv, ctx, dec, ChainUnaryServer(outer, h.unaryInterceptor))
@@ -120,7 +124,7 @@ func (h *Handler) StreamWithInterceptor(ss grpc.ServerStream, outer grpc.StreamS
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = h.recover(ss.Context(), h.Method.FullMethod, r, debug.Stack())
+			err = h.panicError(ss.Context(), r)
 		}
 	}()
 	interceptor := ChainStreamServer(outer, h.streamInterceptor)

@@ -1,0 +1,4 @@
+package amqptransport
+
+// ServerChannelLimit is serverChannelLimit, for the tests.
+const ServerChannelLimit = serverChannelLimit
