@@ -81,8 +81,9 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 		t.ForceAttemptHTTP2 = true
 		client = &http.Client{Transport: t}
 	case client == nil:
-		client = http.DefaultClient
+		client = &http.Client{Transport: http.DefaultTransport}
 	}
+	client = refuseRedirects(client)
 	c := &Conn{
 		httpClient:  client,
 		scheme:      u.Scheme,
@@ -160,6 +161,9 @@ func (c *Conn) invoke(ctx context.Context, m *runtime.MethodDesc, req, reply pro
 		return nil, nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	if err := redirectError(resp); err != nil {
+		return nil, nil, err
+	}
 
 	limit := c.readLimit(ci)
 	buf := getBuffer()
