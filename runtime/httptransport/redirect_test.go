@@ -67,4 +67,3 @@ func TestRedirectsNotFollowed(t *testing.T) {
 		t.Errorf("the other origin received %d requests, e.g. %q", len(leaked), leaked[0])
 	}
 }
-
