@@ -94,10 +94,25 @@ func (t *pathTemplate) appendPath(b []byte, msg protoreflect.Message) ([]byte, e
 		i++
 	}
 	if t.verb != "" {
+		if b[len(b)-1] == '/' {
+			// The matcher refuses a path whose last segment before the verb
+			// is empty (a bare ":verb" segment): another route would take
+			// the request, so the call is refused before it is sent.
+			return b, t.emptyBeforeVerb()
+		}
 		b = append(b, ':')
 		b = append(b, t.verb...)
 	}
 	return b, nil
+}
+
+func (t *pathTemplate) emptyBeforeVerb() error {
+	for _, v := range t.vars {
+		if v.end == len(t.segments) {
+			return fmt.Errorf("path variable %s: an empty value, or one ending in \"/\", cannot come before the verb :%s", v.name, t.verb)
+		}
+	}
+	return fmt.Errorf("the path ends in \"/\" before the verb :%s", t.verb)
 }
 
 // appendMulti checks a multi-segment value against the variable's own
