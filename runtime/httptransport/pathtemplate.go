@@ -3,6 +3,7 @@ package httptransport
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -77,6 +78,11 @@ func (t *pathTemplate) appendPath(b []byte, msg protoreflect.Message) ([]byte, e
 			text, err := appendValue(scratch[:0], fd, val)
 			if err != nil {
 				return b, fmt.Errorf("path variable %s: %w", v.name, err)
+			}
+			if !utf8.Valid(text) {
+				// The handler refuses it, as every route refuses a string
+				// that is not UTF-8.
+				return b, fmt.Errorf("path variable %s: invalid UTF-8 in %q", v.name, text)
 			}
 			if !v.multi {
 				b = appendEscaped(b, text, unreservedOnly)
