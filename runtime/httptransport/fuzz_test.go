@@ -152,6 +152,11 @@ func FuzzErrorBody(f *testing.F) {
 	}
 	contentTypes := []string{"application/json", "application/proto", "application/connect+json", "text/html", "application/json; charset=utf-8", ""}
 	f.Fuzz(func(t *testing.T, body []byte, ct uint8, httpStatus uint16) {
+		if httpStatus == http.StatusOK {
+			// The client reads an error body only from a response that
+			// is not 200 OK.
+			httpStatus = http.StatusInternalServerError
+		}
 		resp := &http.Response{StatusCode: int(httpStatus), Status: http.StatusText(int(httpStatus)), Header: http.Header{}}
 		resp.Header.Set(headerContentType, contentTypes[int(ct)%len(contentTypes)])
 		if st := statusFromResponse(resp, body); st == nil || st.Code() == codes.OK {
