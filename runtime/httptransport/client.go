@@ -84,8 +84,9 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 		t.ForceAttemptHTTP2 = true
 		client = &http.Client{Transport: t}
 	case client == nil:
-		client = http.DefaultClient
+		client = &http.Client{Transport: http.DefaultTransport}
 	}
+	client = refuseRedirects(client)
 	c := &Conn{
 		httpClient:  client,
 		scheme:      u.Scheme,
@@ -178,6 +179,9 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 		return nil, nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	if err := redirectError(resp); err != nil {
+		return nil, nil, err
+	}
 
 	limit := c.readLimit(ci)
 	buf := getBuffer()
@@ -349,17 +353,28 @@ func (c *Conn) restRequest(ctx context.Context, cm *clientMethod, req proto.Mess
 		}
 		buf.Write(b)
 	}
-	rawPath, rawQuery, _ := strings.Cut(string(target), "?")
-	u := &url.URL{Scheme: c.scheme, Host: c.host, RawQuery: rawQuery}
-	if strings.IndexByte(rawPath, '%') < 0 {
-		u.Path = rawPath
-	} else {
-		u.RawPath = rawPath
-		if u.Path, err = url.PathUnescape(rawPath); err != nil {
-			return nil, transport.NotSent(status.Errorf(codes.Internal, "%s: built an invalid path %q", cm.fullMethod, rawPath))
-		}
+	u, err := restURL(c.scheme, c.host, string(target))
+	if err != nil {
+		return nil, transport.NotSent(status.Errorf(codes.Internal, "%s: %v", cm.fullMethod, err))
 	}
 	return newHTTPRequest(ctx, rb.rule.Method, u, h), nil
+}
+
+// restURL is the URL of a REST request whose escaped path and query are
+// target.
+func restURL(scheme, host, target string) (*url.URL, error) {
+	rawPath, rawQuery, _ := strings.Cut(target, "?")
+	u := &url.URL{Scheme: scheme, Host: host, RawQuery: rawQuery}
+	if strings.IndexByte(rawPath, '%') < 0 {
+		u.Path = rawPath
+		return u, nil
+	}
+	u.RawPath = rawPath
+	var err error
+	if u.Path, err = url.PathUnescape(rawPath); err != nil {
+		return nil, fmt.Errorf("built an invalid path %q", rawPath)
+	}
+	return u, nil
 }
 
 func newHTTPRequest(ctx context.Context, method string, u *url.URL, h http.Header) *http.Request {

@@ -100,6 +100,10 @@ func (s *clientStream) CloseSend() error {
 	if err != nil {
 		return s.finish(transportError(s.ctx, err))
 	}
+	if err := redirectError(resp); err != nil {
+		resp.Body.Close()
+		return s.finish(err)
+	}
 	s.resp = resp
 	s.limit = s.conn.readLimit(&s.info)
 	if err := s.begin(resp); err != nil {

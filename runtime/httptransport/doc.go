@@ -24,5 +24,11 @@
 // error JSON on Connect routes, google.rpc.Status on REST routes. Metadata
 // travels in headers (on REST routes prefixed with Grpc-Metadata-, as
 // grpc-gateway has it), deadlines as Connect-Timeout-Ms or Grpc-Timeout.
+// The client never follows redirects, whatever the origin they name, and
+// whichever *http.Client it sends with: a 3xx answer fails the call with
+// Internal, naming the status and the Location. Following one would send
+// the call's metadata to that origin, and a 302 would turn the call into a
+// GET whose answer would be decoded as the reply.
+//
 // docs/http-protocol.md in the repository describes the wire exactly.
 package httptransport

@@ -82,16 +82,22 @@ func NewHandler(svc *runtime.Service, opts ...HandlerOption) *Handler {
 		if err != nil {
 			panic("httptransport: " + m.FullMethod + ": " + err.Error())
 		}
-		for j := range rules {
-			b, err := compileBinding(m, &rules[j])
-			if err != nil {
-				panic("httptransport: " + m.FullMethod + ": " + err.Error())
-			}
-			h.routes = append(h.routes, handlerRoute{method: hm, binding: b})
-			h.maxVars = max(h.maxVars, len(b.path.vars))
-		}
+		h.addRoutes(hm, rules)
 	}
 	return h
+}
+
+// addRoutes adds the REST routes of hm's google.api.http rules.
+func (h *Handler) addRoutes(hm *handlerMethod, rules []httprule.Rule) {
+	m := hm.handler.Method
+	for j := range rules {
+		b, err := compileBinding(m, &rules[j])
+		if err != nil {
+			panic("httptransport: " + m.FullMethod + ": " + err.Error())
+		}
+		h.routes = append(h.routes, handlerRoute{method: hm, binding: b})
+		h.maxVars = max(h.maxVars, len(b.path.vars))
+	}
 }
 
 // ServeHTTP serves one call.
@@ -115,21 +121,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (served bool, al
 	if h.maxVars > len(spans) {
 		spans = make([][2]int, h.maxVars)
 	}
+	rt, allowed := h.route(r.Method, path, spans)
+	if rt == nil {
+		return false, allowed
+	}
+	h.serveREST(w, r, rt, path, spans)
+	return true, nil
+}
+
+// route finds the REST route for an HTTP method and an escaped path
+// without its leading "/", filling spans with its variables' byte ranges.
+// If there is none, it returns the HTTP methods the path would match with.
+func (h *Handler) route(method, path string, spans [][2]int) (rt *handlerRoute, allowed []string) {
 	for i := range h.routes {
 		rt := &h.routes[i]
 		if !rt.binding.path.match(path, spans) {
 			continue
 		}
-		if rt.binding.rule.Method != r.Method {
+		if rt.binding.rule.Method != method {
 			if !slices.Contains(allowed, rt.binding.rule.Method) {
 				allowed = append(allowed, rt.binding.rule.Method)
 			}
 			continue
 		}
-		h.serveREST(w, r, rt, path, spans)
-		return true, nil
+		return rt, nil
 	}
-	return false, allowed
+	return nil, allowed
 }
 
 // notServed answers a request no route took: 405 with an Allow header if

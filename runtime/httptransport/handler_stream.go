@@ -81,17 +81,11 @@ func (h *Handler) readEnvelopedRequest(r *http.Request, m *transport.MethodDesc,
 		}
 		return nil, status.Errorf(codes.InvalidArgument, "reading request body: %v", err)
 	}
-	flags, data, err := readEnvelope(bytes.NewReader(buf.Bytes()), nil, h.readMax)
+	flags, data, err := splitRequestEnvelope(buf.Bytes(), h.readMax)
 	if err == io.EOF {
 		return nil, status.Errorf(codes.InvalidArgument, "%s takes one request message; the request body is empty", m.FullMethod)
 	}
 	if err != nil {
-		if _, ok := status.FromError(err); !ok {
-			err = status.Errorf(codes.InvalidArgument, "reading request: %v", err)
-		}
-		if status.Code(err) == codes.Internal {
-			err = status.Error(codes.InvalidArgument, status.Convert(err).Message())
-		}
 		return nil, err
 	}
 	if flags&flagCompressed != 0 {

@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -230,6 +231,12 @@ func decodeGRPCTimeout(s string) (time.Duration, error) {
 		unit = time.Nanosecond
 	default:
 		return 0, status.Errorf(codes.InvalidArgument, "invalid %s %q: unknown unit", headerGRPCTimeout, s)
+	}
+	if v > int64(math.MaxInt64/unit) {
+		// Eight digits of hours (or minutes) overflow a Duration: clamp, as
+		// grpc-go's decodeTimeout does, rather than wrap into a deadline
+		// already past.
+		return math.MaxInt64, nil
 	}
 	return time.Duration(v) * unit, nil
 }

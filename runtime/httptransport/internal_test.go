@@ -1,6 +1,8 @@
 package httptransport
 
 import (
+	"context"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -66,5 +68,26 @@ func TestSplitChunk(t *testing.T) {
 		if (err != nil) != tc.bad || string(payload) != tc.payload || isErr != tc.isErr {
 			t.Errorf("splitChunk(%s) = %s, %v, %v", tc.line, payload, isErr, err)
 		}
+	}
+}
+
+// TestHugeTimeouts checks that the largest timeouts the headers can carry
+// decode to a long deadline, not an overflowed one already past.
+func TestHugeTimeouts(t *testing.T) {
+	for _, h := range []struct{ name, value string }{
+		{headerGRPCTimeout, "99999999H"},
+		{headerGRPCTimeout, "99999999M"},
+		{headerGRPCTimeout, "99999999S"},
+		{headerConnectTimeout, "9999999999"},
+	} {
+		ctx, cancel, err := requestDeadline(context.Background(), http.Header{h.name: {h.value}})
+		if err != nil {
+			t.Fatalf("%s: %s: %v", h.name, h.value, err)
+		}
+		deadline, _ := ctx.Deadline()
+		if left := time.Until(deadline); left < 1000*time.Hour || ctx.Err() != nil {
+			t.Errorf("%s: %s: deadline in %v (context error %v); want years away", h.name, h.value, left, ctx.Err())
+		}
+		cancel()
 	}
 }

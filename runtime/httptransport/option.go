@@ -54,7 +54,10 @@ func (f handlerOptionFunc) applyToHandler(c *handlerConfig) { f(c) }
 
 // WithHTTPClient sends requests with client instead of a client of the
 // transport's own. Anything client.Transport does (HTTP/2, proxies, custom
-// dialers, mutual TLS) applies to every call.
+// dialers, mutual TLS) applies to every call. The transport uses a copy of
+// client whose CheckRedirect refuses every redirect (client itself is left
+// as it is): a call answered with a 3xx fails with Internal, as on grpc-go,
+// so that metadata never reaches an origin the caller did not name.
 func WithHTTPClient(client *http.Client) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.httpClient = client })
 }

@@ -3,6 +3,7 @@ package httptransport
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -78,6 +79,11 @@ func (t *pathTemplate) appendPath(b []byte, msg protoreflect.Message) ([]byte, e
 			if err != nil {
 				return b, fmt.Errorf("path variable %s: %w", v.name, err)
 			}
+			if !utf8.Valid(text) {
+				// The handler refuses it, as every route refuses a string
+				// that is not UTF-8.
+				return b, fmt.Errorf("path variable %s: invalid UTF-8 in %q", v.name, text)
+			}
 			if !v.multi {
 				b = appendEscaped(b, text, unreservedOnly)
 			} else if b, err = t.appendMulti(b, v, string(text)); err != nil {
@@ -94,10 +100,25 @@ func (t *pathTemplate) appendPath(b []byte, msg protoreflect.Message) ([]byte, e
 		i++
 	}
 	if t.verb != "" {
+		if b[len(b)-1] == '/' {
+			// The matcher refuses a path whose last segment before the verb
+			// is empty (a bare ":verb" segment): another route would take
+			// the request, so the call is refused before it is sent.
+			return b, t.emptyBeforeVerb()
+		}
 		b = append(b, ':')
 		b = append(b, t.verb...)
 	}
 	return b, nil
+}
+
+func (t *pathTemplate) emptyBeforeVerb() error {
+	for _, v := range t.vars {
+		if v.end == len(t.segments) {
+			return fmt.Errorf("path variable %s: an empty value, or one ending in \"/\", cannot come before the verb :%s", v.name, t.verb)
+		}
+	}
+	return fmt.Errorf("the path ends in \"/\" before the verb :%s", t.verb)
 }
 
 // appendMulti checks a multi-segment value against the variable's own

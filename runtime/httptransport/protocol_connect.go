@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -76,8 +77,15 @@ func appendEnvelopeHeader(b []byte, flags byte, length int) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(length))
 }
 
+// envelopeReadChunk is how much readEnvelope allocates before the first
+// bytes of a message arrive: the length prefix is the peer's word, not a
+// promise, and a 5-byte prefix announcing 4 GiB must not cost 4 GiB.
+const envelopeReadChunk = 32 << 10
+
 // readEnvelope reads one envelope from r into buf (reset first). It returns
-// io.EOF at a clean end of input.
+// io.EOF at a clean end of input. The buffer grows as the message arrives,
+// doubling as io.ReadAll does, never beyond what arrived or was announced,
+// so memory follows the bytes received, not the length announced.
 func readEnvelope(r io.Reader, buf []byte, limit int64) (flags byte, data []byte, err error) {
 	var prefix [envelopePrefixLen]byte
 	if _, err := io.ReadFull(r, prefix[:]); err != nil {
@@ -90,18 +98,63 @@ func readEnvelope(r io.Reader, buf []byte, limit int64) (flags byte, data []byte
 	if limit > 0 && size > limit {
 		return 0, nil, status.Errorf(codes.ResourceExhausted, "message of %d bytes is larger than the limit of %d bytes", size, limit)
 	}
-	if int64(cap(buf)) >= size {
-		buf = buf[:size]
-	} else {
-		buf = make([]byte, size)
-	}
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, errorf(codes.Internal, "protocol error: truncated message (%d bytes announced)", size)
+	data = buf[:0]
+	for int64(len(data)) < size {
+		if len(data) == cap(data) {
+			grow := min(size-int64(len(data)), max(int64(len(data)), envelopeReadChunk))
+			data = slices.Grow(data, int(grow))
 		}
+		end := int(min(int64(cap(data)), size))
+		n, err := r.Read(data[len(data):end])
+		data = data[:len(data)+n]
+		if err != nil && int64(len(data)) < size {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return 0, nil, errorf(codes.Internal, "protocol error: truncated message (%d bytes announced, %d received)", size, len(data))
+			}
+			return 0, nil, err
+		}
+	}
+	return prefix[0], data, nil
+}
+
+// splitRequestEnvelope reads the one envelope a request body must hold.
+// Anything after it fails as connect-go's handlers fail it (handler.go,
+// receiveUnaryMessage, and envelope.go): a second whole envelope with
+// Unimplemented, "unary request has multiple messages"; bytes that are not
+// a whole envelope with InvalidArgument, "protocol error: incomplete
+// envelope" or "promised N bytes in enveloped message, got M bytes".
+// An empty body returns io.EOF.
+func splitRequestEnvelope(body []byte, limit int64) (flags byte, data []byte, err error) {
+	if len(body) == 0 {
+		return 0, nil, io.EOF
+	}
+	flags, data, rest, err := cutEnvelope(body, limit)
+	if err != nil {
 		return 0, nil, err
 	}
-	return prefix[0], buf, nil
+	if len(rest) > 0 {
+		if _, _, _, err := cutEnvelope(rest, 0); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, status.Error(codes.Unimplemented, "unary request has multiple messages")
+	}
+	return flags, data, nil
+}
+
+// cutEnvelope cuts the envelope at the start of b from the bytes after it.
+func cutEnvelope(b []byte, limit int64) (flags byte, data, rest []byte, err error) {
+	if len(b) < envelopePrefixLen {
+		return 0, nil, nil, status.Error(codes.InvalidArgument, "protocol error: incomplete envelope")
+	}
+	size := int64(binary.BigEndian.Uint32(b[1:envelopePrefixLen]))
+	if limit > 0 && size > limit {
+		return 0, nil, nil, status.Errorf(codes.ResourceExhausted, "message of %d bytes is larger than the limit of %d bytes", size, limit)
+	}
+	flags, b = b[0], b[envelopePrefixLen:]
+	if int64(len(b)) < size {
+		return 0, nil, nil, status.Errorf(codes.InvalidArgument, "protocol error: promised %d bytes in enveloped message, got %d bytes", size, len(b))
+	}
+	return flags, b[:size], b[size:], nil
 }
 
 // endStreamMessage is the JSON of a Connect end-of-stream envelope.

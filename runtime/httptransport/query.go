@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -119,6 +120,11 @@ func (e *queryEncoder) param(fd protoreflect.FieldDescriptor, v protoreflect.Val
 	text, err := appendValue(scratch[:0], fd, v)
 	if err != nil {
 		return fmt.Errorf("query parameter %s: %w", e.key, err)
+	}
+	if !utf8.Valid(text) || !utf8.Valid(e.key) {
+		// The handler refuses it (InvalidArgument), as it refuses a
+		// string that is not UTF-8 on every route.
+		return fmt.Errorf("query parameter %q: invalid UTF-8 in %q", e.key, text)
 	}
 	if e.params == 0 {
 		e.b = append(e.b, '?')

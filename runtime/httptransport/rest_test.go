@@ -399,3 +399,35 @@ func TestRESTStreamWire(t *testing.T) {
 		t.Errorf("error chunk %q, want code 9", lines[1])
 	}
 }
+
+// TestRESTInvalidUTF8 sends bytes that are not UTF-8 in a path variable and
+// in query values bound to string fields: the answer is 400 InvalidArgument,
+// as on the Connect and gRPC routes, not a 500 from marshalling later.
+func TestRESTInvalidUTF8(t *testing.T) {
+	base := usersServer(t)
+	for _, path := range []string{
+		"/v1/files/%FF",
+		"/v1/files/a/%C3%28/b",
+		"/v1/users/%FF",
+		"/v1/users/%FF:undelete",
+		"/v1/users?pageToken=%FF",
+		"/v1/users?userIds=ok&userIds=%FE",
+		"/v1/users?readMask=a,%FF",
+		"/v1/users?namePrefix=%FF",
+	} {
+		method := http.MethodGet
+		if strings.HasSuffix(path, ":undelete") {
+			method = http.MethodPost
+		}
+		req, _ := http.NewRequestWithContext(testContext(t), method, base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s %s: HTTP %s %s; want 400", method, path, resp.Status, body)
+		}
+	}
+}

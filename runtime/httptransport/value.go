@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -165,6 +166,12 @@ func parseScalar(kind protoreflect.Kind, s string) (protoreflect.Value, error) {
 		v, err := parseFloat(s, 64)
 		return protoreflect.ValueOfFloat64(v), err
 	case protoreflect.StringKind:
+		// A proto3 string holding invalid UTF-8 cannot be marshalled: the
+		// call would fail later with Internal, where the Connect and gRPC
+		// routes reject the same bytes as InvalidArgument.
+		if !utf8.ValidString(s) {
+			return protoreflect.Value{}, fmt.Errorf("invalid UTF-8 in %q", s)
+		}
 		return protoreflect.ValueOfString(s), nil
 	case protoreflect.BytesKind:
 		v, err := decodeBase64(s)
@@ -224,6 +231,9 @@ func parseWellKnown(m protoreflect.Message, s string) error {
 	case "google.protobuf.FieldMask":
 		if s == "" {
 			return nil
+		}
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("invalid UTF-8 in %q", s)
 		}
 		paths := m.Mutable(fields.ByNumber(1)).List()
 		for p := range strings.SplitSeq(s, ",") {
