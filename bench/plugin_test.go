@@ -49,7 +49,7 @@ var (
 )
 
 // plugins builds both plugins once per test binary.
-func plugins(b *testing.B) string {
+func plugins(b testing.TB) string {
 	pluginsOnce.Do(func() {
 		pluginsDir, pluginsErr = os.MkdirTemp("", "svcclient-bench-plugins")
 		if pluginsErr != nil {
@@ -108,5 +108,25 @@ func BenchmarkPlugin(b *testing.B) {
 			}
 			b.ReportMetric(float64(lines), "lines")
 		})
+	}
+}
+
+// TestPluginBinarySize keeps protoc-gen-svcclient within 20% of
+// protoc-gen-go-grpc's size: the plugin links protogen and the rule parser,
+// not the runtime or grpc-go (generator's TestPluginLinksNoRuntime).
+func TestPluginBinarySize(t *testing.T) {
+	dir := plugins(t)
+	size := func(name string) int64 {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	ours, theirs := size("protoc-gen-svcclient"), size("protoc-gen-go-grpc")
+	ratio := float64(ours) / float64(theirs)
+	t.Logf("protoc-gen-svcclient %d bytes, protoc-gen-go-grpc %d bytes: %.2fx", ours, theirs, ratio)
+	if ratio > 1.2 {
+		t.Errorf("protoc-gen-svcclient is %.2fx protoc-gen-go-grpc's size, more than 1.2x", ratio)
 	}
 }

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"text/template"
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -165,39 +164,8 @@ func generateFile(gen *protogen.Plugin, file *protogen.File, opts Options, decls
 	g := gen.NewGeneratedFile(path.Join(dir, goPackage, base+"_svcclient.pb.go"), importPath)
 	model.GoPackageName = goPackage
 
-	t := template.Must(templates.File.Clone())
-	t.Funcs(importFuncs(g))
-	if err := t.ExecuteTemplate(g, "file", model); err != nil {
-		// Only a bug in a template can get here: the model is complete.
-		return nil, fmt.Errorf("%s: printing generated code: %w", file.Desc.Path(), err)
-	}
+	templates.PrintFile(g, model)
 	return g, nil
-}
-
-// The packages generated code refers to. protogen adds each import when an
-// identifier from it is printed, so none is ever written by hand.
-var (
-	contextPackage = protogen.GoImportPath("context")
-	grpcPackage    = protogen.GoImportPath("google.golang.org/grpc")
-	codesPackage   = protogen.GoImportPath("google.golang.org/grpc/codes")
-	statusPackage  = protogen.GoImportPath("google.golang.org/grpc/status")
-	runtimePackage = protogen.GoImportPath("github.com/svcclient/svcclient/runtime")
-)
-
-// importFuncs gives templates one function per package, so that
-// {{grpc "CallOption"}} prints a qualified identifier and records the import.
-func importFuncs(g *protogen.GeneratedFile) template.FuncMap {
-	pkg := func(p protogen.GoImportPath) func(string) string {
-		return func(name string) string { return g.QualifiedGoIdent(p.Ident(name)) }
-	}
-	return template.FuncMap{
-		"ident":   g.QualifiedGoIdent,
-		"context": pkg(contextPackage),
-		"grpc":    pkg(grpcPackage),
-		"codes":   pkg(codesPackage),
-		"status":  pkg(statusPackage),
-		"runtime": pkg(runtimePackage),
-	}
 }
 
 // errorf reports a problem in a .proto file, naming where it is.

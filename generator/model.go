@@ -8,49 +8,16 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/svcclient/svcclient/internal/httprule"
+	"github.com/svcclient/svcclient/templates"
 )
 
-// fileModel is everything the templates print for one .proto file.
-type fileModel struct {
-	Source        string // the .proto path
-	PluginVersion string
-	ProtocVersion string
-	GoPackageName string
-	Services      []*serviceModel
-}
-
-// serviceModel is one service with every generated name decided.
-type serviceModel struct {
-	FullName string // helloworld.Greeter
-	Name     string // Greeter, as declared
-	// FileDescriptor is protoc-gen-go's descriptor of the file
-	// (helloworld.File_helloworld_proto): the one source of the service's
-	// facts.
-	FileDescriptor protogen.GoIdent
-	GoName         string // Greeter
-	Source         string // the .proto path that declares it
-
-	// The generated identifiers, from newServiceNames.
-	serviceNames
-
-	LeadingComments string // the proto comments, as // lines, or ""
-	Deprecated      bool
-	Methods         []*methodModel
-}
-
-// methodModel is one method with its descriptor decided.
-type methodModel struct {
-	Name          string // SayHello, as declared
-	GoName        string
-	FullMethod    string // /helloworld.Greeter/SayHello
-	FullMethodVar string // Greeter_SayHello_FullMethodName
-	Kind          string // Unary, ServerStream, ClientStream or BidiStream: runtime.<Kind>Method serves it
-	Input         protogen.GoIdent
-	Output        protogen.GoIdent
-
-	LeadingComments string
-	Deprecated      bool
-}
+// The view model is declared in package templates, which prints it; this
+// package decides everything in it.
+type (
+	fileModel    = templates.File
+	serviceModel = templates.Service
+	methodModel  = templates.Method
+)
 
 // newFileModel builds the model of a file whose code goes into the Go
 // package importPath, recording its identifiers in decls (shared by the
@@ -86,11 +53,11 @@ func newServiceModel(file *protogen.File, s *protogen.Service, decls *declaratio
 		FileDescriptor:  file.GoDescriptorIdent,
 		GoName:          s.GoName,
 		Source:          file.Desc.Path(),
-		serviceNames:    newServiceNames(s.GoName),
+		Names:           newServiceNames(s.GoName),
 		LeadingComments: comments(s.Comments.Leading),
 		Deprecated:      s.Desc.Options().(*descriptorpb.ServiceOptions).GetDeprecated(),
 	}
-	if err := decls.declareService(file, s, sm.serviceNames); err != nil {
+	if err := decls.declareService(file, s, sm.Names); err != nil {
 		return nil, err
 	}
 	seen := make(map[string]*protogen.Method, len(s.Methods))

@@ -9,21 +9,15 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/compiler/protogen"
+
+	"github.com/svcclient/svcclient/templates"
 )
 
 // serviceNames are the Go identifiers generated for one service. They are
 // derived here and nowhere else, as protoc-gen-connect-go's newNames does,
 // so that the clash checks in [declarations] see every name the templates
 // print.
-type serviceNames struct {
-	Client             string // GreeterClient: the client interface
-	ClientConstructor  string // NewGreeterClient
-	ClientImpl         string // greeterClient: the unexported client type
-	Server             string // GreeterServer: what users implement
-	Unimplemented      string // UnimplementedGreeterServer
-	ServiceConstructor string // NewGreeterService
-	Desc               string // Greeter_ServiceDesc
-}
+type serviceNames = templates.Names
 
 func newServiceNames(goName string) serviceNames {
 	return serviceNames{
