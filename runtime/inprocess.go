@@ -24,6 +24,11 @@ import (
 // grpc.Trailer, the server's interceptors run, deadlines and cancellation
 // end the call with DeadlineExceeded and Canceled whatever the handler does,
 // and every error carries a status. It is meant for users' unit tests.
+//
+// Of grpc-go's call options it honours every grpc.Header, grpc.Trailer,
+// grpc.Peer (whose address reads "inprocess") and grpc.OnFinish, and
+// AnsweredBy; size limits and options for the network (compression,
+// credentials, WaitForReady) have nothing to act on and are ignored.
 func NewInProcessConn(services ...*Service) grpc.ClientConnInterface {
 	c := &inProcessConn{handlers: make(map[string]*transport.Handler)}
 	for _, s := range services {

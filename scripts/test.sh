@@ -25,6 +25,11 @@ if [ -n "$unformatted" ]; then
   echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 fi
 
+step "go mod tidy (${modules[*]} tools tools/buf)"
+for m in "${modules[@]}" tools tools/buf; do
+  (cd "$m" && go mod tidy -diff) || { echo "$m/go.mod is not tidy: run go mod tidy in $m"; exit 1; }
+done
+
 step "go vet (${modules[*]})"
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
 
@@ -54,6 +59,19 @@ if [ -d bench ]; then
   step "benchmarks, once each, so they cannot rot (timings are not checked here)"
   (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
 fi
+
+# Every fuzz target of the main module, briefly: `go test` above runs their
+# seed corpora; this looks a little further each run, so that a regression
+# in a parser shows up in CI. SVCCLIENT_FUZZTIME sets the time per target.
+step "fuzzing each target for ${SVCCLIENT_FUZZTIME:-3s}"
+git grep -l '^func Fuzz' -- '*_test.go' ':!interop' ':!bench' ':!tools' | while read -r file; do
+  pkg=./$(dirname "$file")
+  for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+    echo "$pkg $target"
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="${SVCCLIENT_FUZZTIME:-3s}" "$pkg" >/tmp/svcclient-fuzz.log 2>&1 ||
+      { cat /tmp/svcclient-fuzz.log; echo "fuzzing $target in $pkg failed; the failing input is in $pkg/testdata/fuzz/$target"; exit 1; }
+  done
+done
 
 # The main module goes last, so the run closes on its results.
 step "tests with the race detector (${modules[*]})"

@@ -5,7 +5,8 @@
 // transports do: it reports itself to runtime.AnsweredBy and marks errors
 // of calls that never left the client with runtime.ErrNotSent, which is
 // what lets runtime.NewFallbackConn move on safely. Call options keep
-// grpc-go's meaning, and errors are grpc-go's own.
+// grpc-go's meaning (grpc-go honours all of them), and errors are grpc-go's
+// own.
 //
 // [Register] serves a runtime.Service on a grpc.Server, without
 // protoc-gen-go-grpc: the server's interceptors run outside the service's.
