@@ -13,6 +13,17 @@ import (
 // message should not pin its memory for the life of the process.
 const maxPooledBuffer = 1 << 20
 
+// bufferPool holds the buffers that messages are encoded into and read
+// into, on both sides. It pays: BenchmarkHTTPBuffers in bench/ (our client
+// against our handler, binary protobuf, 2 cores) measured, with the pool
+// and the ref-counted request bodies below / with neither:
+//
+//	16 B     8.9 KB, 109 allocs / 10.0 KB, 112 allocs per call
+//	1 KiB   12.0 KB, 113 allocs / 16.1 KB, 118 allocs
+//	16 KiB  58.4 KB, 113 allocs / 153 KB,  128 allocs
+//	1 MiB   12.7 MB, 166 allocs / 12.7 MB, 163 allocs (not pooled: > maxPooledBuffer)
+//
+// Time per call was within the noise of a shared machine either way.
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
@@ -60,6 +71,11 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 // another goroutine), and may ask for it again through GetBody to replay a
 // request on a fresh connection, so the buffer goes back to the pool only
 // when the caller and every reader handed out are done with it.
+//
+// Pooling request bodies pays on its own too: without it (the request
+// encoded into a fresh buffer, read through a bytes.Reader) and with the
+// pool kept for every other buffer, BenchmarkHTTPBuffers allocated 12.9 KB
+// per call at 1 KiB (12.0 KB with it) and 88.7 KB at 16 KiB (58.4 KB).
 type requestBody struct {
 	buf  *bytes.Buffer
 	refs atomic.Int32

@@ -26,7 +26,7 @@ import (
 // Internal).
 func FuzzQueryDecoder(f *testing.F) {
 	full := conformance.FullListUsersRequest()
-	b, err := routeTable(userMethods()).routeFor("ListUsers")
+	b, err := handlerWithRoutes(userMethods()).routeFor("ListUsers")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func FuzzQueryDecoder(f *testing.F) {
 	} {
 		f.Add(q)
 	}
-	table := routeTable(userMethods())
+	table := handlerWithRoutes(userMethods())
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/v1/users", RawQuery: rawQuery}, Header: http.Header{}, Body: http.NoBody}
 		req := new(usersv1.ListUsersRequest)
@@ -63,7 +63,7 @@ func FuzzQueryDecoder(f *testing.F) {
 
 // routeFor returns the binding of the first route of the method named name.
 func (h *Handler) routeFor(name string) (*restBinding, error) {
-	for _, rt := range h.routes {
+	for _, rt := range h.table.Load().routes {
 		if string(rt.method.handler.Method.Desc.Name()) == name {
 			return rt.binding, nil
 		}

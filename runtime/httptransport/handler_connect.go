@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-
 	"google.golang.org/protobuf/proto"
 
+	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/transport"
 )
 
@@ -21,58 +21,98 @@ var (
 
 // serveConnect serves a Connect route.
 func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handlerMethod) {
-	m := hm.handler.Method
 	if r.Method != http.MethodPost && !(r.Method == http.MethodGet && hm.get) {
-		w.Header().Set(headerAllow, hm.allow)
-		h.routingError(w, r, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, hm.allow))
+		h.connectMethodNotAllowed(w, r, hm)
 		return
 	}
-	var codecName string
-	var streaming, ok bool
-	var getMessage []byte
+	req, err := readConnectForm(r)
+	if err != nil {
+		writeConnectUnaryError(w, nil, nil, err)
+		return
+	}
+	m := hm.handler.Method
+	if !req.ok || req.streaming != (m.Kind != transport.Unary) {
+		writeUnsupportedMediaType(w, m.Kind != transport.Unary)
+		return
+	}
+	if err := connectRequestError(r, hm); err != nil {
+		req.writeError(w, err)
+		return
+	}
+	codec := h.codecByName(req.codecName)
+	if req.streaming {
+		h.serveConnectStream(w, r, hm, codec, req.codecName)
+		return
+	}
+	h.serveConnectUnary(w, r, hm, codec, req)
+}
+
+// connectForm is what a Connect request's method and headers say of its
+// form: the codec, whether it streams, and for the GET form the message.
+type connectForm struct {
+	codecName  string
+	streaming  bool
+	ok         bool // the content type is one of Connect's
+	getMessage []byte
+}
+
+// readConnectForm reads the form of r: a POST by its content type, a GET
+// by its query parameters.
+func readConnectForm(r *http.Request) (connectForm, error) {
+	var f connectForm
 	if r.Method == http.MethodGet {
 		var err error
-		codecName, getMessage, err = connectGetRequest(r)
-		if err != nil {
-			writeConnectUnaryError(w, nil, nil, err)
-			return
-		}
-		ok = true
-	} else {
-		codecName, streaming, ok = codecNameFromContentType(r.Header.Get(headerContentType))
+		f.codecName, f.getMessage, err = connectGetRequest(r)
+		f.ok = err == nil
+		return f, err
 	}
-	if !ok || streaming != (m.Kind != transport.Unary) {
-		if m.Kind != transport.Unary {
-			w.Header()[headerAcceptPost] = acceptPostStreaming
-		} else {
-			w.Header()[headerAcceptPost] = acceptPostUnary
-		}
-		w.WriteHeader(http.StatusUnsupportedMediaType)
-		return
-	}
-	if v := r.Header[headerConnectVersion]; len(v) > 0 && v[0] != connectProtocolVersion {
-		err := status.Errorf(codes.InvalidArgument, "%s must be %q, got %q", headerConnectVersion, connectProtocolVersion, v[0])
-		if streaming {
-			writeConnectStreamError(w, nil, nil, codecName, err)
-		} else {
-			writeConnectUnaryError(w, nil, nil, err)
-		}
-		return
-	}
-	if m.Kind.ClientStreams() {
-		if streaming {
-			writeConnectStreamError(w, nil, nil, codecName, unsupportedStreaming(m.FullMethod, m.Kind))
-		} else {
-			writeConnectUnaryError(w, nil, nil, unsupportedStreaming(m.FullMethod, m.Kind))
-		}
-		return
-	}
-	codec := h.codecByName(codecName)
-	if streaming {
-		h.serveConnectStream(w, r, hm, codec, codecName)
-		return
-	}
+	f.codecName, f.streaming, f.ok = codecNameFromContentType(r.Header.Get(headerContentType))
+	return f, nil
+}
 
+// writeError answers a request of form f with err, in the shape the form
+// expects: an end-of-stream message for a stream, an error JSON otherwise.
+func (f connectForm) writeError(w http.ResponseWriter, err error) {
+	if f.streaming {
+		writeConnectStreamError(w, nil, nil, f.codecName, err)
+	} else {
+		writeConnectUnaryError(w, nil, nil, err)
+	}
+}
+
+// connectMethodNotAllowed answers an HTTP method the route does not take.
+func (h *Handler) connectMethodNotAllowed(w http.ResponseWriter, r *http.Request, hm *handlerMethod) {
+	w.Header().Set(headerAllow, hm.allow)
+	h.routingError(w, r, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, hm.allow))
+}
+
+// writeUnsupportedMediaType answers a content type that is not Connect's
+// for the method's kind, naming the ones that are.
+func writeUnsupportedMediaType(w http.ResponseWriter, streaming bool) {
+	if streaming {
+		w.Header()[headerAcceptPost] = acceptPostStreaming
+	} else {
+		w.Header()[headerAcceptPost] = acceptPostUnary
+	}
+	w.WriteHeader(http.StatusUnsupportedMediaType)
+}
+
+// connectRequestError refuses a request this handler cannot serve: a
+// protocol version it does not speak, or a method that streams requests.
+func connectRequestError(r *http.Request, hm *handlerMethod) error {
+	if v := r.Header[headerConnectVersion]; len(v) > 0 && v[0] != connectProtocolVersion {
+		return status.Errorf(codes.InvalidArgument, "%s must be %q, got %q", headerConnectVersion, connectProtocolVersion, v[0])
+	}
+	if m := hm.handler.Method; m.Kind.ClientStreams() {
+		return unsupportedStreaming(m.FullMethod, m.Kind)
+	}
+	return nil
+}
+
+// serveConnectUnary serves a unary call: read the request, call the
+// method, write the response or the error.
+func (h *Handler) serveConnectUnary(w http.ResponseWriter, r *http.Request, hm *handlerMethod, codec runtime.Codec, req connectForm) {
+	m := hm.handler.Method
 	call := transport.NewServerCall(m.FullMethod, nil)
 	ctx, cancel, err := h.callContext(r, call)
 	if cancel != nil {
@@ -81,18 +121,14 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handl
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if err == nil {
-		if getMessage != nil {
-			buf.Write(getMessage)
-		} else {
-			err = h.readBody(r, buf, r.Header.Get(headerContentEncoding))
-		}
+		err = h.readConnectUnaryRequest(r, buf, req.getMessage)
 	}
 	if err != nil {
 		writeConnectUnaryError(w, nil, nil, err)
 		return
 	}
-	resp, err := hm.handler.Unary(ctx, func(req any) error {
-		if err := codec.Unmarshal(buf.Bytes(), req.(proto.Message)); err != nil {
+	resp, err := hm.handler.Unary(ctx, func(msg any) error {
+		if err := codec.Unmarshal(buf.Bytes(), msg.(proto.Message)); err != nil {
 			return decodeError(m.FullMethod+" request", err)
 		}
 		return nil
@@ -101,15 +137,23 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handl
 	if err == nil {
 		buf.Reset()
 		var b []byte
-		b, err = codec.MarshalAppend(buf.AvailableBuffer(), resp)
-		if err != nil {
-			err = status.Errorf(codes.Internal, "encoding %s response: %v", m.FullMethod, err)
-		} else {
-			writeConnectUnary(w, header, trailer, codecName, b)
+		if b, err = codec.MarshalAppend(buf.AvailableBuffer(), resp); err == nil {
+			writeConnectUnary(w, header, trailer, req.codecName, b)
 			return
 		}
+		err = status.Errorf(codes.Internal, "encoding %s response: %v", m.FullMethod, err)
 	}
 	writeConnectUnaryError(w, header, trailer, err)
+}
+
+// readConnectUnaryRequest puts the request message into buf: from the GET
+// form's query if it came that way, from the body otherwise.
+func (h *Handler) readConnectUnaryRequest(r *http.Request, buf *bytes.Buffer, getMessage []byte) error {
+	if getMessage != nil {
+		buf.Write(getMessage)
+		return nil
+	}
+	return h.readBody(r, buf, r.Header.Get(headerContentEncoding))
 }
 
 func writeConnectUnary(w http.ResponseWriter, header, trailer metadata.MD, codecName string, body []byte) {

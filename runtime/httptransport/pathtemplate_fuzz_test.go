@@ -27,11 +27,13 @@ type routedMethod struct {
 
 // routeTable is a Handler with the REST routes of methods, in that order,
 // and nothing behind them: enough to route and decode requests.
-func routeTable(methods []routedMethod) *Handler {
+func handlerWithRoutes(methods []routedMethod) *Handler {
 	h := &Handler{json: defaultJSONCodec(), readMax: defaultReadMaxBytes}
+	t := &routeTable{connect: map[string]*handlerMethod{}}
 	for _, m := range methods {
-		h.addRoutes(&handlerMethod{handler: &transport.Handler{Method: m.method}}, m.rules)
+		t.addRoutes(&handlerMethod{handler: &transport.Handler{Method: m.method}}, m.rules)
 	}
+	h.table.Store(t)
 	return h
 }
 
@@ -88,14 +90,14 @@ type roundTripCase struct {
 func roundTripCases() []roundTripCase {
 	var cases []roundTripCase
 	users := userMethods()
-	table := routeTable(users)
+	table := handlerWithRoutes(users)
 	for _, m := range users {
 		for j := range m.rules {
 			cases = append(cases, roundTripCase{table, m.method, &m.rules[j]})
 		}
 	}
 	for _, m := range verbMethods() {
-		cases = append(cases, roundTripCase{routeTable([]routedMethod{m}), m.method, &m.rules[0]})
+		cases = append(cases, roundTripCase{handlerWithRoutes([]routedMethod{m}), m.method, &m.rules[0]})
 	}
 	return cases
 }
@@ -167,8 +169,9 @@ func roundTrip(tc roundTripCase, binding *restBinding, req proto.Message) (refus
 	}
 	r := &http.Request{Method: tc.rule.Method, URL: wire, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))}
 	path := wire.EscapedPath()[1:]
-	spans := make([][2]int, max(tc.table.maxVars, 1))
-	rt, _ := tc.table.route(r.Method, path, spans)
+	routes := tc.table.table.Load()
+	spans := make([][2]int, max(routes.maxVars, 1))
+	rt, _ := routes.route(r.Method, path, spans)
 	if rt == nil {
 		return false, status.Errorf(codes.Internal, "%s %s (built from %v) reaches no route", r.Method, u.RequestURI(), req)
 	}

@@ -177,40 +177,22 @@ func parseQuery(m protoreflect.Message, rawQuery string, skip []fieldPath) error
 	return nil
 }
 
+// setQueryParam sets the field that one query parameter names: split the
+// key, resolve its field path, then set the value on the field.
 func setQueryParam(m protoreflect.Message, key, value string, skip []fieldPath, path []protoreflect.FieldDescriptor) error {
-	fieldKey, mapKey, hasMapKey := key, "", false
-	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
-		fieldKey, mapKey, hasMapKey = key[:i], key[i+1:len(key)-1], true
+	fieldKey, mapKey, hasMapKey := splitMapKey(key)
+	path, found, err := resolveQueryPath(m, key, fieldKey, path)
+	if err != nil {
+		return err
 	}
-	// Resolve the whole path before creating any message on it, so that an
-	// ignored parameter leaves the request untouched.
-	md := m.Descriptor()
-	for name := range strings.SplitSeq(fieldKey, ".") {
-		if md == nil {
-			return fmt.Errorf("query parameter %s: %s is not a message", key, path[len(path)-1].Name())
+	if !found {
+		// Not a field: someone else's parameter. grpc-gateway still
+		// creates the messages on the way to it; so do we, so that both
+		// decode the same request.
+		if len(path) > 0 && !skipped(path, skip) {
+			fieldPath(path).parent(m).Mutable(path[len(path)-1])
 		}
-		fields := md.Fields()
-		fd := fields.ByName(protoreflect.Name(name))
-		if fd == nil {
-			fd = fields.ByJSONName(name)
-		}
-		if fd == nil {
-			// Not a field: someone else's parameter. grpc-gateway still
-			// creates the messages on the way to it; so do we, so that both
-			// decode the same request.
-			if len(path) > 0 && !skipped(path, skip) {
-				fieldPath(path).parent(m).Mutable(path[len(path)-1])
-			}
-			return nil
-		}
-		if len(path) > 0 && (path[len(path)-1].IsList() || path[len(path)-1].IsMap()) {
-			return fmt.Errorf("query parameter %s: %s is not a singular message", key, path[len(path)-1].Name())
-		}
-		path = append(path, fd)
-		md = fd.Message()
-		if fd.IsMap() {
-			md = nil
-		}
+		return nil
 	}
 	if skipped(path, skip) {
 		return nil
@@ -223,40 +205,103 @@ func setQueryParam(m protoreflect.Message, key, value string, skip []fieldPath, 
 		return fmt.Errorf("query parameter %s: map fields take the form %s[key]=value", key, fieldKey)
 	}
 	parent := fieldPath(path).parent(m)
+	if err := checkOneofFree(parent, fd, key); err != nil {
+		return err
+	}
+	switch {
+	case fd.IsMap():
+		return setMapEntry(parent, fd, key, mapKey, value)
+	case fd.IsList():
+		return appendListValue(parent, fd, key, value)
+	default:
+		return setSingularValue(parent, fd, key, value)
+	}
+}
+
+// splitMapKey splits "field[key]" into the field's key and the map key.
+func splitMapKey(key string) (fieldKey, mapKey string, hasMapKey bool) {
+	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
+		return key[:i], key[i+1 : len(key)-1], true
+	}
+	return key, "", false
+}
+
+// resolveQueryPath appends to path the fields that the dotted fieldKey
+// names, by proto or JSON name, from m's message down. It resolves the
+// whole path before anything creates a message on it, so that an ignored
+// parameter leaves the request untouched. found is false if a name is no
+// field; path then holds the fields before it.
+func resolveQueryPath(m protoreflect.Message, key, fieldKey string, path []protoreflect.FieldDescriptor) (_ []protoreflect.FieldDescriptor, found bool, _ error) {
+	md := m.Descriptor()
+	for name := range strings.SplitSeq(fieldKey, ".") {
+		if md == nil {
+			return path, false, fmt.Errorf("query parameter %s: %s is not a message", key, path[len(path)-1].Name())
+		}
+		fields := md.Fields()
+		fd := fields.ByName(protoreflect.Name(name))
+		if fd == nil {
+			fd = fields.ByJSONName(name)
+		}
+		if fd == nil {
+			return path, false, nil
+		}
+		if len(path) > 0 && (path[len(path)-1].IsList() || path[len(path)-1].IsMap()) {
+			return path, false, fmt.Errorf("query parameter %s: %s is not a singular message", key, path[len(path)-1].Name())
+		}
+		path = append(path, fd)
+		md = fd.Message()
+		if fd.IsMap() {
+			md = nil
+		}
+	}
+	return path, true, nil
+}
+
+// checkOneofFree fails if another field of fd's oneof is already set.
+func checkOneofFree(parent protoreflect.Message, fd protoreflect.FieldDescriptor, key string) error {
 	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 		if set := parent.WhichOneof(od); set != nil && set != fd {
 			return fmt.Errorf("query parameter %s: field %s of oneof %s is already set", key, set.Name(), od.Name())
 		}
 	}
-	switch {
-	case fd.IsMap():
-		mk, err := parseScalar(fd.MapKey().Kind(), mapKey)
-		if err != nil {
-			return fmt.Errorf("query parameter %s: map key: %w", key, err)
-		}
-		mp := parent.Mutable(fd).Map()
-		v, err := parseValue(fd.MapValue(), value, func() protoreflect.Message { return mp.NewValue().Message() })
-		if err != nil {
-			return fmt.Errorf("query parameter %s: %w", key, err)
-		}
-		mp.Set(mk.MapKey(), v)
-	case fd.IsList():
-		list := parent.Mutable(fd).List()
-		v, err := parseValue(fd, value, func() protoreflect.Message { return list.NewElement().Message() })
-		if err != nil {
-			return fmt.Errorf("query parameter %s: %w", key, err)
-		}
-		list.Append(v)
-	default:
-		if parent.Has(fd) && fd.Message() == nil {
-			return fmt.Errorf("query parameter %s: too many values for field %s", key, fd.Name())
-		}
-		v, err := parseValue(fd, value, func() protoreflect.Message { return parent.NewField(fd).Message() })
-		if err != nil {
-			return fmt.Errorf("query parameter %s: %w", key, err)
-		}
-		parent.Set(fd, v)
+	return nil
+}
+
+func setMapEntry(parent protoreflect.Message, fd protoreflect.FieldDescriptor, key, mapKey, value string) error {
+	mk, err := parseScalar(fd.MapKey().Kind(), mapKey)
+	if err != nil {
+		return fmt.Errorf("query parameter %s: map key: %w", key, err)
 	}
+	mp := parent.Mutable(fd).Map()
+	v, err := parseValue(fd.MapValue(), value, func() protoreflect.Message { return mp.NewValue().Message() })
+	if err != nil {
+		return fmt.Errorf("query parameter %s: %w", key, err)
+	}
+	mp.Set(mk.MapKey(), v)
+	return nil
+}
+
+func appendListValue(parent protoreflect.Message, fd protoreflect.FieldDescriptor, key, value string) error {
+	list := parent.Mutable(fd).List()
+	v, err := parseValue(fd, value, func() protoreflect.Message { return list.NewElement().Message() })
+	if err != nil {
+		return fmt.Errorf("query parameter %s: %w", key, err)
+	}
+	list.Append(v)
+	return nil
+}
+
+// setSingularValue sets a singular field; a scalar given twice is an
+// error.
+func setSingularValue(parent protoreflect.Message, fd protoreflect.FieldDescriptor, key, value string) error {
+	if parent.Has(fd) && fd.Message() == nil {
+		return fmt.Errorf("query parameter %s: too many values for field %s", key, fd.Name())
+	}
+	v, err := parseValue(fd, value, func() protoreflect.Message { return parent.NewField(fd).Message() })
+	if err != nil {
+		return fmt.Errorf("query parameter %s: %w", key, err)
+	}
+	parent.Set(fd, v)
 	return nil
 }
 
