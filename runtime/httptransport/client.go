@@ -260,7 +260,7 @@ func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Messa
 		setMetadataHeaders(h, "", md)
 	} else {
 		hr, err = c.restRequest(ctx, cm, req, h, buf, stream)
-		setMetadataHeaders(h, gatewayMetadataPrefix, md)
+		setGatewayMetadataHeaders(h, md)
 	}
 	if err != nil {
 		putBuffer(buf)

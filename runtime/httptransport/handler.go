@@ -44,8 +44,12 @@ import (
 // Grpc-Timeout; request headers become incoming metadata. A panicking
 // implementation fails its call with Internal and the handler serves on.
 type Handler struct {
-	json    *runtime.JSONCodec
-	readMax int64
+	json *runtime.JSONCodec // Connect routes
+	// restJSON is the JSON of REST routes: grpc-gateway's default
+	// marshaling, every field written (unpopulated ones too), unknown
+	// fields in requests ignored.
+	restJSON *runtime.JSONCodec
+	readMax  int64
 
 	mu sync.Mutex // serialises registrations
 	// table is replaced whole by each registration and never changed in
@@ -88,9 +92,9 @@ func NewHandler(svc *runtime.Service, opts ...HandlerOption) *Handler {
 	for _, o := range opts {
 		o.applyToHandler(&cfg)
 	}
-	h := &Handler{json: cfg.jsonCodec, readMax: cfg.readMaxBytes}
+	h := &Handler{json: cfg.jsonCodec, restJSON: cfg.jsonCodec, readMax: cfg.readMaxBytes}
 	if h.json == nil {
-		h.json = defaultJSONCodec()
+		h.json, h.restJSON = defaultJSONCodec(), gatewayJSONCodec()
 	}
 	if h.readMax == 0 {
 		h.readMax = defaultReadMaxBytes
@@ -216,15 +220,27 @@ func (t *routeTable) route(method, path string, spans [][2]int) (rt *handlerRout
 	return nil, allowed
 }
 
-// notServed answers a request no route took: 405 with an Allow header if
-// the path exists for other HTTP methods, 404 otherwise.
+// notServed answers a request no route took. A Connect request gets 404, or
+// 405 with an Allow header if the path exists for other HTTP methods. Any
+// other request is answered as grpc-gateway's default routing error
+// handler answers it: 404 with {"code": 5, "message": "Not Found"}, and
+// for a known path with another HTTP method 501 with {"code": 12,
+// "message": "Method Not Allowed"} (the Allow header is added, which the
+// gateway does not send).
 func (h *Handler) notServed(w http.ResponseWriter, r *http.Request, allowed []string) {
-	if len(allowed) > 0 {
+	connect := isConnectRequest(r)
+	switch {
+	case len(allowed) > 0 && connect:
 		w.Header().Set(headerAllow, strings.Join(allowed, ", "))
 		h.routingError(w, r, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
-		return
+	case len(allowed) > 0:
+		w.Header().Set(headerAllow, strings.Join(allowed, ", "))
+		h.routingError(w, r, http.StatusNotImplemented, status.New(codes.Unimplemented, http.StatusText(http.StatusMethodNotAllowed)))
+	case connect:
+		h.routingError(w, r, http.StatusNotFound, status.Newf(codes.Unimplemented, "no route for %s %s", r.Method, r.URL.Path))
+	default:
+		h.routingError(w, r, http.StatusNotFound, status.New(codes.NotFound, http.StatusText(http.StatusNotFound)))
 	}
-	h.routingError(w, r, http.StatusNotFound, status.Newf(codes.Unimplemented, "no route for %s %s", r.Method, r.URL.Path))
 }
 
 // NewServeMux returns an http.Handler serving the routes of several
@@ -261,7 +277,7 @@ func (h *Handler) routingError(w http.ResponseWriter, r *http.Request, httpStatu
 	if isConnectRequest(r) {
 		body = marshalConnectError(st)
 	} else {
-		body = marshalStatus(h.json, st)
+		body = marshalStatus(h.restJSON, st)
 	}
 	hdr[headerContentLength] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(httpStatus)
@@ -275,12 +291,17 @@ func isConnectRequest(r *http.Request) bool {
 // callContext builds the context a handler runs in: the request's, bounded
 // by its timeout header, with its headers as incoming metadata, its peer,
 // and the call's header and trailer.
-func (h *Handler) callContext(r *http.Request, call *transport.ServerCall) (context.Context, context.CancelFunc, error) {
+func (h *Handler) callContext(r *http.Request, call *transport.ServerCall, rest bool) (context.Context, context.CancelFunc, error) {
 	ctx, cancel, err := requestDeadline(r.Context(), r.Header)
 	if err != nil {
 		return ctx, nil, err
 	}
-	md, err := incomingMetadata(r.Header)
+	var md metadata.MD
+	if rest {
+		md, err = gatewayIncomingMetadata(r)
+	} else {
+		md, err = incomingMetadata(r.Header)
+	}
 	if err != nil {
 		return ctx, cancel, err
 	}
@@ -352,7 +373,7 @@ func (h *Handler) requestCodec(contentType string) runtime.Codec {
 	if isProtoMediaType(strings.TrimSpace(strings.ToLower(mt))) {
 		return runtime.ProtoCodec{}
 	}
-	return h.json
+	return h.restJSON
 }
 
 // responseCodec picks the codec of a REST response: the one Accept names
@@ -366,7 +387,7 @@ func (h *Handler) responseCodec(r *http.Request, reqCodec runtime.Codec) runtime
 				return runtime.ProtoCodec{}
 			}
 			if mt == "application/json" {
-				return h.json
+				return h.restJSON
 			}
 		}
 	}

@@ -114,7 +114,7 @@ func connectRequestError(r *http.Request, hm *handlerMethod) error {
 func (h *Handler) serveConnectUnary(w http.ResponseWriter, r *http.Request, hm *handlerMethod, codec runtime.Codec, req connectForm) {
 	m := hm.handler.Method
 	call := transport.NewServerCall(m.FullMethod, nil)
-	ctx, cancel, err := h.callContext(r, call)
+	ctx, cancel, err := h.callContext(r, call, false)
 	if cancel != nil {
 		defer cancel()
 	}

@@ -21,14 +21,14 @@ func (h *Handler) serveREST(w http.ResponseWriter, r *http.Request, rt *handlerR
 	b := rt.binding
 	trailers := acceptsTrailers(r)
 	if m.Kind.ClientStreams() {
-		writeRESTError(w, h.json, nil, nil, trailers, unsupportedStreaming(m.FullMethod, m.Kind))
+		writeRESTError(w, h.restJSON, nil, nil, trailers, unsupportedStreaming(m.FullMethod, m.Kind))
 		return
 	}
 	reqCodec := h.requestCodec(r.Header.Get(headerContentType))
 	respCodec := h.responseCodec(r, reqCodec)
 	if m.Kind == transport.ServerStream {
 		// grpc-gateway streams newline-delimited JSON only.
-		respCodec = h.json
+		respCodec = h.restJSON
 	}
 
 	var call *transport.ServerCall
@@ -39,7 +39,7 @@ func (h *Handler) serveREST(w http.ResponseWriter, r *http.Request, rt *handlerR
 	} else {
 		call = transport.NewServerCall(m.FullMethod, nil)
 	}
-	ctx, cancel, err := h.callContext(r, call)
+	ctx, cancel, err := h.callContext(r, call, true)
 	if cancel != nil {
 		defer cancel()
 	}

@@ -47,7 +47,7 @@ func newServerStream(w http.ResponseWriter, m *transport.MethodDesc, rest *restB
 func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm *handlerMethod, codec runtime.Codec, codecName string) {
 	m := hm.handler.Method
 	s := newServerStream(w, m, nil, codec, codecName)
-	ctx, cancel, err := h.callContext(r, s.call)
+	ctx, cancel, err := h.callContext(r, s.call, false)
 	if cancel != nil {
 		defer cancel()
 	}

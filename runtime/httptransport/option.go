@@ -90,11 +90,11 @@ func WithConnectRoutes() ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.connectOnly = true })
 }
 
-// WithJSONCodec sets the options of the JSON a [Handler] reads and writes,
-// e.g. protojson.MarshalOptions{EmitUnpopulated: true} to write every field
-// as grpc-gateway does by default. By default handlers write only set
-// fields and ignore unknown fields in requests, as connect-go and
-// grpc-gateway do.
+// WithJSONCodec sets the options of the JSON a [Handler] reads and writes
+// on every route. By default Connect routes write only set fields, as
+// connect-go does, and REST routes write every field, unpopulated ones
+// included, as grpc-gateway's default marshaler does; both ignore unknown
+// fields in requests, as both peers do.
 func WithJSONCodec(codec *runtime.JSONCodec) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.jsonCodec = codec })
 }
@@ -118,4 +118,15 @@ func WithReadMaxBytes(n int) Option {
 
 func defaultJSONCodec() *runtime.JSONCodec {
 	return &runtime.JSONCodec{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}
+}
+
+// gatewayJSONCodec is grpc-gateway's default marshaler: unpopulated fields
+// are written ("users": [], "nextPageToken": ""), so that a JavaScript
+// client reading resp.users.length works on an empty list, and unknown
+// request fields are ignored.
+func gatewayJSONCodec() *runtime.JSONCodec {
+	return &runtime.JSONCodec{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+	}
 }
