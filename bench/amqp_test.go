@@ -9,7 +9,6 @@ import (
 
 	"github.com/svcclient/svcclient/bench/gen/bench/v1/benchv1svc"
 	"github.com/svcclient/svcclient/internal/amqptest"
-	"github.com/svcclient/svcclient/runtime"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
 )
 
@@ -23,7 +22,7 @@ func svcAMQP(b *testing.B, queue string, serverOpts ...amqptransport.ServerOptio
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn, err := amqptransport.Dial(url, amqptransport.WithRouting(func(*runtime.MethodDesc) (string, string) { return "", queue }))
+	conn, err := amqptransport.Dial(url, amqptransport.WithRouting(func(string) (string, string) { return "", queue }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -535,5 +536,48 @@ func TestTLS(t *testing.T) {
 	}
 	if tlsConfig.ServerName != "" {
 		t.Error("the caller's tls.Config was modified")
+	}
+}
+
+// TestEveryCallOptionHonoured gives two of each grpc.Header, grpc.Trailer,
+// grpc.Peer and grpc.OnFinish, as grpc-go allows: every one is filled, and
+// every callback runs once with the call's outcome, on success and on a
+// server error alike.
+func TestEveryCallOptionHonoured(t *testing.T) {
+	url, queue := broker(t)
+	serve(t, url, queue, newGreeter("s1"))
+	_, client := dial(t, url, queue)
+	for _, tc := range []struct {
+		name string
+		want codes.Code
+	}{{"echo", codes.OK}, {"error", codes.InvalidArgument}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(testContext(t), "x-user", "ada")
+			var headers, trailers [2]metadata.MD
+			var peers [2]peer.Peer
+			var finished [2][]error
+			_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: tc.name},
+				grpc.Header(&headers[0]), grpc.Trailer(&trailers[0]), grpc.Peer(&peers[0]),
+				grpc.OnFinish(func(err error) { finished[0] = append(finished[0], err) }),
+				grpc.Header(&headers[1]), grpc.Trailer(&trailers[1]), grpc.Peer(&peers[1]),
+				grpc.OnFinish(func(err error) { finished[1] = append(finished[1], err) }))
+			if status.Code(err) != tc.want {
+				t.Fatalf("SayHello: %v, want %v", err, tc.want)
+			}
+			for i := range 2 {
+				if tc.want == codes.OK && len(headers[i].Get("x-user")) != 1 {
+					t.Errorf("grpc.Header #%d = %v, want the echoed x-user", i+1, headers[i])
+				}
+				if tc.want == codes.OK && len(trailers[i].Get("trailer-echo")) != 1 {
+					t.Errorf("grpc.Trailer #%d = %v, want trailer-echo", i+1, trailers[i])
+				}
+				if peers[i].Addr == nil || peers[i].LocalAddr == nil {
+					t.Errorf("grpc.Peer #%d = %+v, want the broker's and our address", i+1, peers[i])
+				}
+				if len(finished[i]) != 1 || status.Code(finished[i][0]) != tc.want {
+					t.Errorf("grpc.OnFinish #%d ran with %v, want once with %v", i+1, finished[i], tc.want)
+				}
+			}
+		})
 	}
 }
