@@ -46,12 +46,16 @@ func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, 
 		maxRecv = ci.MaxRecvMsgSize
 	}
 
+	creds, err := c.perRPCMetadata(ctx, method, opts)
+	if err != nil {
+		return nil, nil, err
+	}
 	bufp, _ := c.bufs.Get().(*[]byte)
 	if bufp == nil {
 		bufp = new([]byte)
 	}
 	defer c.bufs.Put(bufp)
-	pub, err := c.encodeRequest(ctx, method, req, bufp, maxSend)
+	pub, err := c.encodeRequest(ctx, method, req, creds, bufp, maxSend)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,11 +68,7 @@ func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, 
 	pub.ReplyTo = s.replyTo
 	id := c.seq.Add(1)
 	pub.CorrelationId = strconv.FormatUint(id, 10)
-	pc := pendingPool.Get().(*pendingCall)
-	defer func() {
-		pc.lane = nil
-		pendingPool.Put(pc)
-	}()
+	pc := &pendingCall{done: make(chan result, 1)}
 
 	l, err := s.publish(ctx, dst, id, pc, &pub)
 	if err != nil {
@@ -82,9 +82,10 @@ func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, 
 }
 
 // encodeRequest returns the request's publishing: the body, encoded into
-// *bufp, and the outgoing metadata as headers. Reply-to, correlation_id and
+// *bufp, and the credentials' metadata and the context's outgoing metadata
+// as headers. Reply-to, correlation_id and
 // the deadline are set later, once the session and the lane are known.
-func (c *Conn) encodeRequest(ctx context.Context, method string, req proto.Message, bufp *[]byte, maxSend int) (amqp.Publishing, error) {
+func (c *Conn) encodeRequest(ctx context.Context, method string, req proto.Message, creds metadata.MD, bufp *[]byte, maxSend int) (amqp.Publishing, error) {
 	body, err := c.cfg.codec.MarshalAppend((*bufp)[:0], req)
 	if err != nil {
 		return amqp.Publishing{}, status.Errorf(codes.Internal, "amqptransport: encoding the request: %v", err)
@@ -94,7 +95,11 @@ func (c *Conn) encodeRequest(ctx context.Context, method string, req proto.Messa
 		return amqp.Publishing{}, status.Errorf(codes.ResourceExhausted, "amqptransport: request of %d bytes is larger than the limit of %d", len(body), maxSend)
 	}
 	pub := amqp.Publishing{ContentType: c.contentType, Type: method, Body: body}
-	if md, ok := metadata.FromOutgoingContext(ctx); ok {
+	md, ok := metadata.FromOutgoingContext(ctx)
+	if len(creds) > 0 {
+		md, ok = metadata.Join(creds, md), true
+	}
+	if ok {
 		if pub.Headers, err = putMetadata(nil, "", md); err != nil {
 			return amqp.Publishing{}, err
 		}
@@ -225,7 +230,7 @@ func (s *session) awaitReply(ctx context.Context, id uint64, pc *pendingCall, l 
 
 // forget unregisters a call that will not wait for its reply. If the call
 // is already gone from the table, a result is on its way to pc.done: it is
-// taken, so that pc goes back to its pool empty.
+// taken, so that pc.done is empty for the call's next attempt.
 func (s *session) forget(id uint64, pc *pendingCall) {
 	if s.pending.take(id) == nil {
 		<-pc.done

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,11 @@ type Conn struct {
 	url         string
 	contentType string
 	codecs      codecSet
+	// secure is true for amqps://, where grpc.PerRPCCredentials that
+	// require transport security may be sent; audience is the broker's
+	// scheme://host:port, for their GetRequestMetadata.
+	secure   bool
+	audience string
 
 	// seq numbers calls; the number is the request's correlation_id.
 	seq  atomic.Uint64
@@ -43,7 +49,12 @@ type Conn struct {
 	dialContext context.Context
 	cancelDial  context.CancelFunc
 
-	bufs sync.Pool // *[]byte request buffers
+	// bufs holds request buffers (*[]byte) for reuse: Publish has copied
+	// the body into frames by the time it returns. It stays for large
+	// requests: in bench/'s BenchmarkAMQP a 16 KiB call allocates 121.1 KB
+	// with it and 137.4 KB without (-12%); at 100 B, 7.10 KB and 7.21 KB.
+	// Calls/s did not differ beyond the spread of runs on two cores.
+	bufs sync.Pool
 }
 
 var _ grpc.ClientConnInterface = (*Conn)(nil)
@@ -65,10 +76,13 @@ func Dial(url string, opts ...ClientOption) (*Conn, error) {
 	for _, o := range opts {
 		o.applyToClient(&cfg)
 	}
-	if _, err := amqp.ParseURI(url); err != nil {
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
 		return nil, fmt.Errorf("amqptransport: %w", err)
 	}
 	c := &Conn{
+		secure:      uri.Scheme == "amqps",
+		audience:    uri.Scheme + "://" + net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)),
 		cfg:         cfg,
 		url:         url,
 		contentType: contentType(cfg.codec),

@@ -581,3 +581,74 @@ func TestEveryCallOptionHonoured(t *testing.T) {
 		})
 	}
 }
+
+// bearer is a grpc PerRPCCredentials that sends a token, records the
+// audience it is asked for, or fails.
+type bearer struct {
+	token    string
+	secure   bool
+	err      error
+	audience *string
+}
+
+func (b bearer) GetRequestMetadata(_ context.Context, uri ...string) (map[string]string, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if b.audience != nil && len(uri) > 0 {
+		*b.audience = uri[0]
+	}
+	return map[string]string{"Authorization": "Bearer " + b.token}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// TestPerRPCCredentials checks grpc.PerRPCCredentials as grpc-go honours
+// it: the metadata travels with the request, credentials that require
+// transport security go over amqps:// only, and a failure fails the call
+// before it is sent.
+func TestPerRPCCredentials(t *testing.T) {
+	url, queue := broker(t)
+	g := newGreeter("s1")
+	serve(t, url, queue, g)
+	_, client := dial(t, url, queue)
+	echo := &helloworld.HelloRequest{Name: "echo"}
+
+	var header metadata.MD
+	var audience string
+	_, err := client.SayHello(testContext(t), echo, grpc.Header(&header), grpc.PerRPCCredentials(bearer{token: "t1", audience: &audience}))
+	if err != nil {
+		t.Fatalf("SayHello: %v", err)
+	}
+	if got := header.Get("authorization"); len(got) != 1 || got[0] != "Bearer t1" {
+		t.Errorf("the server saw authorization %q, want [Bearer t1]", got)
+	}
+	if !strings.HasPrefix(audience, "amqp://127.0.0.1:") || !strings.HasSuffix(audience, "/helloworld.Greeter") {
+		t.Errorf("audience = %q, want amqp://127.0.0.1:port/helloworld.Greeter", audience)
+	}
+
+	before := g.calls.Load()
+	for name, creds := range map[string]bearer{
+		"security required over amqp://": {token: "t2", secure: true},
+		"credentials fail":               {err: errors.New("no token today")},
+	} {
+		_, err := client.SayHello(testContext(t), echo, grpc.PerRPCCredentials(creds))
+		wantCode(t, err, codes.Unauthenticated)
+		if !errors.Is(err, runtime.ErrNotSent) {
+			t.Errorf("%s: %v is not marked as not sent", name, err)
+		}
+	}
+	if g.calls.Load() != before {
+		t.Error("a call whose credentials were refused reached the server")
+	}
+
+	proxy, tlsConfig := amqptest.NewTLSProxy(t, url)
+	_, tlsClient := dial(t, proxy.URL(), queue, amqptransport.WithTLSConfig(tlsConfig))
+	header = nil
+	if _, err := tlsClient.SayHello(testContext(t), echo, grpc.Header(&header), grpc.PerRPCCredentials(bearer{token: "t3", secure: true})); err != nil {
+		t.Fatalf("over amqps: %v", err)
+	}
+	if got := header.Get("authorization"); len(got) != 1 || got[0] != "Bearer t3" {
+		t.Errorf("over amqps the server saw authorization %q, want [Bearer t3]", got)
+	}
+}
