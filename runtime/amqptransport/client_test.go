@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
@@ -535,5 +536,119 @@ func TestTLS(t *testing.T) {
 	}
 	if tlsConfig.ServerName != "" {
 		t.Error("the caller's tls.Config was modified")
+	}
+}
+
+// TestEveryCallOptionHonoured gives two of each grpc.Header, grpc.Trailer,
+// grpc.Peer and grpc.OnFinish, as grpc-go allows: every one is filled, and
+// every callback runs once with the call's outcome, on success and on a
+// server error alike.
+func TestEveryCallOptionHonoured(t *testing.T) {
+	url, queue := broker(t)
+	serve(t, url, queue, newGreeter("s1"))
+	_, client := dial(t, url, queue)
+	for _, tc := range []struct {
+		name string
+		want codes.Code
+	}{{"echo", codes.OK}, {"error", codes.InvalidArgument}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(testContext(t), "x-user", "ada")
+			var headers, trailers [2]metadata.MD
+			var peers [2]peer.Peer
+			var finished [2][]error
+			_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: tc.name},
+				grpc.Header(&headers[0]), grpc.Trailer(&trailers[0]), grpc.Peer(&peers[0]),
+				grpc.OnFinish(func(err error) { finished[0] = append(finished[0], err) }),
+				grpc.Header(&headers[1]), grpc.Trailer(&trailers[1]), grpc.Peer(&peers[1]),
+				grpc.OnFinish(func(err error) { finished[1] = append(finished[1], err) }))
+			if status.Code(err) != tc.want {
+				t.Fatalf("SayHello: %v, want %v", err, tc.want)
+			}
+			for i := range 2 {
+				if tc.want == codes.OK && len(headers[i].Get("x-user")) != 1 {
+					t.Errorf("grpc.Header #%d = %v, want the echoed x-user", i+1, headers[i])
+				}
+				if tc.want == codes.OK && len(trailers[i].Get("trailer-echo")) != 1 {
+					t.Errorf("grpc.Trailer #%d = %v, want trailer-echo", i+1, trailers[i])
+				}
+				if peers[i].Addr == nil || peers[i].LocalAddr == nil {
+					t.Errorf("grpc.Peer #%d = %+v, want the broker's and our address", i+1, peers[i])
+				}
+				if len(finished[i]) != 1 || status.Code(finished[i][0]) != tc.want {
+					t.Errorf("grpc.OnFinish #%d ran with %v, want once with %v", i+1, finished[i], tc.want)
+				}
+			}
+		})
+	}
+}
+
+// bearer is a grpc PerRPCCredentials that sends a token, records the
+// audience it is asked for, or fails.
+type bearer struct {
+	token    string
+	secure   bool
+	err      error
+	audience *string
+}
+
+func (b bearer) GetRequestMetadata(_ context.Context, uri ...string) (map[string]string, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if b.audience != nil && len(uri) > 0 {
+		*b.audience = uri[0]
+	}
+	return map[string]string{"Authorization": "Bearer " + b.token}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// TestPerRPCCredentials checks grpc.PerRPCCredentials as grpc-go honours
+// it: the metadata travels with the request, credentials that require
+// transport security go over amqps:// only, and a failure fails the call
+// before it is sent.
+func TestPerRPCCredentials(t *testing.T) {
+	url, queue := broker(t)
+	g := newGreeter("s1")
+	serve(t, url, queue, g)
+	_, client := dial(t, url, queue)
+	echo := &helloworld.HelloRequest{Name: "echo"}
+
+	var header metadata.MD
+	var audience string
+	_, err := client.SayHello(testContext(t), echo, grpc.Header(&header), grpc.PerRPCCredentials(bearer{token: "t1", audience: &audience}))
+	if err != nil {
+		t.Fatalf("SayHello: %v", err)
+	}
+	if got := header.Get("authorization"); len(got) != 1 || got[0] != "Bearer t1" {
+		t.Errorf("the server saw authorization %q, want [Bearer t1]", got)
+	}
+	if !strings.HasPrefix(audience, "amqp://127.0.0.1:") || !strings.HasSuffix(audience, "/helloworld.Greeter") {
+		t.Errorf("audience = %q, want amqp://127.0.0.1:port/helloworld.Greeter", audience)
+	}
+
+	before := g.calls.Load()
+	for name, creds := range map[string]bearer{
+		"security required over amqp://": {token: "t2", secure: true},
+		"credentials fail":               {err: errors.New("no token today")},
+	} {
+		_, err := client.SayHello(testContext(t), echo, grpc.PerRPCCredentials(creds))
+		wantCode(t, err, codes.Unauthenticated)
+		if !errors.Is(err, runtime.ErrNotSent) {
+			t.Errorf("%s: %v is not marked as not sent", name, err)
+		}
+	}
+	if g.calls.Load() != before {
+		t.Error("a call whose credentials were refused reached the server")
+	}
+
+	proxy, tlsConfig := amqptest.NewTLSProxy(t, url)
+	_, tlsClient := dial(t, proxy.URL(), queue, amqptransport.WithTLSConfig(tlsConfig))
+	header = nil
+	if _, err := tlsClient.SayHello(testContext(t), echo, grpc.Header(&header), grpc.PerRPCCredentials(bearer{token: "t3", secure: true})); err != nil {
+		t.Fatalf("over amqps: %v", err)
+	}
+	if got := header.Get("authorization"); len(got) != 1 || got[0] != "Bearer t3" {
+		t.Errorf("over amqps the server saw authorization %q, want [Bearer t3]", got)
 	}
 }
