@@ -287,7 +287,7 @@ func TestRESTPathWire(t *testing.T) {
 		{"GET", "/v1/orgs/acme/users/ada", "", `"orgs/acme/users/ada"`},
 		{"GET", "/v1/legacy/orgs/acme/users/ada", "", `"orgs/acme/users/ada"`},
 		{"GET", "/v1/files/a/b/c.txt", "", `"a/b/c.txt"`},
-		{"GET", "/v1/files/a%2Fb/c", "", `"a%2Fb/c"`},               // %2F stays encoded in a multi-segment variable
+		{"GET", "/v1/files/a%2Fb/c", "", `"a%2Fb/c"`},   // %2F stays encoded in a multi-segment variable
 		{"GET", "/v1/files/", "", `"Y29udGVudCBvZiA="`}, // "**" matches nothing: path "" (the content says "content of ")
 		{"POST", "/v1/users/7:undelete", `{"reason":"r","userId":"ignored"}`, `"7"`},
 		{"PURGE", "/v1/users/ada/cache", "", `{}`},
