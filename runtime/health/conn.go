@@ -106,17 +106,24 @@ func (c *Conn) run(ctx context.Context) {
 	canWatch := true
 	for {
 		if canWatch {
-			err := c.watch(ctx, client)
+			started := time.Now()
+			received, err := c.watch(ctx, client)
 			if ctx.Err() != nil {
 				return
 			}
-			if status.Code(err) == codes.Unimplemented {
+			if status.Code(err) == codes.Unimplemented && !received {
 				// No server streams on this transport, or no health
 				// service on the server: Check tells which.
 				canWatch = false
 				continue
 			}
-			// The watch broke: the server went away or is restarting.
+			if received && time.Since(started) > c.interval {
+				// A watch that worked for a while broke (an idle
+				// timeout, a proxy, a server going away): watch again at
+				// once, as grpc-go does, keeping the last report until
+				// the new watch answers or fails.
+				continue
+			}
 			c.serving.Store(false)
 		} else {
 			c.check(ctx, client)
@@ -132,19 +139,20 @@ func (c *Conn) run(ctx context.Context) {
 }
 
 // watch follows the server's reports until the stream ends, and returns
-// why it ended.
-func (c *Conn) watch(ctx context.Context, client healthpb.HealthClient) error {
+// whether any arrived and why it ended.
+func (c *Conn) watch(ctx context.Context, client healthpb.HealthClient) (received bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: c.service})
 	if err != nil {
-		return err
+		return false, err
 	}
 	for {
 		res, err := stream.Recv()
 		if err != nil {
-			return err
+			return received, err
 		}
+		received = true
 		c.serving.Store(res.GetStatus() == healthpb.HealthCheckResponse_SERVING)
 	}
 }

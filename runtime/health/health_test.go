@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/svcclient/svcclient/example/gen/helloworld"
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
 	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/grpctransport"
 	"github.com/svcclient/svcclient/runtime/health"
 )
 
@@ -213,6 +215,37 @@ func TestConnUnreachable(t *testing.T) {
 	if _, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "Ada"}, runtime.AnsweredBy(&answeredBy)); err != nil || answeredBy != "inprocess" {
 		t.Errorf("err %v, answered by %q; want in-process", err, answeredBy)
 	}
+}
+
+// TestConnServerRestarts: a Conn whose watch breaks because the server
+// stopped reports not serving, and serving again once a server is back on
+// the address.
+func TestConnServerRestarts(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	start := func(addr string) *grpc.Server {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		grpctransport.Register(srv, health.NewServer().Service())
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(srv.Stop)
+		return srv
+	}
+	addr := deadAddress(t)
+	srv := start(addr)
+	hc := health.NewConn(dialGRPC(t, addr), "", health.WithInterval(interval))
+	t.Cleanup(func() { _ = hc.Close() })
+	time.Sleep(5 * interval) // a watch that has lived for a while
+	if !hc.Serving() {
+		t.Fatal("not serving before the server stopped")
+	}
+	srv.Stop()
+	down := waitFor(t, "stopped server seen", func() bool { return !hc.Serving() })
+	start(addr)
+	up := waitFor(t, "restarted server seen", func() bool { return hc.Serving() })
+	t.Logf("stop seen after %v, restart after %v (interval %v)", down, up, interval)
 }
 
 // probeCounter counts the health calls that pass through it.
