@@ -35,12 +35,49 @@ import (
 //
 // Server streams fall back the same way until their first response
 // message arrives; client and bidi streams only when opening them fails.
+//
+// A connection that has a method Serving() bool, as health.Conn in
+// runtime/health has, is tried after the others while it returns false:
+// its server says it is not serving, or cannot be reached. It is moved
+// last, not left out, because health is a hint that may be stale: when
+// every connection reports not serving, or the serving ones fail in a way
+// that allows moving on, the call is tried on it as before.
 func NewFallbackConn(conns ...grpc.ClientConnInterface) grpc.ClientConnInterface {
 	return &fallbackConn{conns: conns}
 }
 
 type fallbackConn struct {
 	conns []grpc.ClientConnInterface
+}
+
+// servingReporter is a connection that knows whether its server is
+// serving, such as health.Conn.
+type servingReporter interface {
+	Serving() bool
+}
+
+// byHealth returns conns with those that report not serving moved to the
+// end, each group in its order. When none does, it returns conns itself,
+// so that a fallback without health checks allocates nothing more.
+func byHealth(conns []grpc.ClientConnInterface) []grpc.ClientConnInterface {
+	var serving, notServing []grpc.ClientConnInterface
+	for i, c := range conns {
+		r, ok := c.(servingReporter)
+		if !ok || r.Serving() {
+			if serving != nil {
+				serving = append(serving, c)
+			}
+			continue
+		}
+		if serving == nil {
+			serving = append(make([]grpc.ClientConnInterface, 0, len(conns)), conns[:i]...)
+		}
+		notServing = append(notServing, c)
+	}
+	if notServing == nil {
+		return conns
+	}
+	return append(serving, notServing...)
 }
 
 // repeatable reports whether the method may be sent twice. A method the
@@ -98,9 +135,10 @@ func noTransports(fullMethod string) error {
 func (c *fallbackConn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
 	attempt, onFinish := withoutOnFinish(opts)
 	err := noTransports(method)
-	for i, conn := range c.conns {
+	conns := byHealth(c.conns)
+	for i, conn := range conns {
 		err = conn.Invoke(ctx, method, req, reply, attempt...)
-		if err == nil || i == len(c.conns)-1 || !canFallBack(ctx, method, err) {
+		if err == nil || i == len(conns)-1 || !canFallBack(ctx, method, err) {
 			break
 		}
 	}
@@ -111,7 +149,7 @@ func (c *fallbackConn) Invoke(ctx context.Context, method string, req, reply any
 }
 
 func (c *fallbackConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s := &fallbackStream{conns: c.conns, ctx: ctx, desc: desc, method: method, kind: transport.KindOf(desc)}
+	s := &fallbackStream{conns: byHealth(c.conns), ctx: ctx, desc: desc, method: method, kind: transport.KindOf(desc)}
 	s.opts, s.onFinish = withoutOnFinish(opts)
 	if len(c.conns) == 0 {
 		err := noTransports(method)

@@ -303,3 +303,98 @@ func TestFallbackStreams(t *testing.T) {
 		t.Errorf("total %d answered by %q, want 10 by grpc", res.GetTotal(), answeredBy)
 	}
 }
+
+// reportingConn is a connection that reports whether its server is
+// serving, as health.Conn does.
+type reportingConn struct {
+	grpc.ClientConnInterface
+	serving bool
+}
+
+func (c reportingConn) Serving() bool { return c.serving }
+
+// TestFallbackTriesNotServingLast: a connection that reports not serving
+// is tried after the others, and still tried when it is all there is.
+func TestFallbackTriesNotServingLast(t *testing.T) {
+	first, second, third := &countingGreeter{}, &countingGreeter{}, &countingGreeter{}
+	conn := func(g *countingGreeter, serving bool) grpc.ClientConnInterface {
+		return reportingConn{runtime.NewInProcessConn(helloworldsvc.NewGreeterService(g)), serving}
+	}
+	for _, tc := range []struct {
+		name    string
+		serving [3]bool
+		want    *countingGreeter
+	}{
+		{"first not serving", [3]bool{false, true, true}, second},
+		{"first two not serving", [3]bool{false, false, true}, third},
+		{"none serving: in order", [3]bool{false, false, false}, first},
+		{"all serving", [3]bool{true, true, true}, first},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, g := range []*countingGreeter{first, second, third} {
+				g.calls.Store(0)
+			}
+			client := helloworldsvc.NewGreeterClient(runtime.NewFallbackConn(
+				conn(first, tc.serving[0]), conn(second, tc.serving[1]), conn(third, tc.serving[2])))
+			if _, err := client.SayHello(ctxFor(t), &helloworld.HelloRequest{Name: "Ada"}); err != nil {
+				t.Fatal(err)
+			}
+			for i, g := range []*countingGreeter{first, second, third} {
+				want := int32(0)
+				if g == tc.want {
+					want = 1
+				}
+				if got := g.calls.Load(); got != want {
+					t.Errorf("connection %d saw %d calls, want %d", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestFallbackNotServingStillTried: a connection moved last because it
+// reports not serving is still tried when the serving one cannot carry
+// the call.
+func TestFallbackNotServingStillTried(t *testing.T) {
+	g := &countingGreeter{}
+	svc := helloworldsvc.NewGreeterService(g)
+	conns := runtime.NewFallbackConn(
+		reportingConn{runtime.NewInProcessConn(svc), false},
+		grpcConn(t, nil, deadAddress(t)),
+	)
+	var answeredBy string
+	_, err := helloworldsvc.NewGreeterClient(conns).SayHello(ctxFor(t), &helloworld.HelloRequest{Name: "Ada"}, runtime.AnsweredBy(&answeredBy))
+	if err != nil || answeredBy != "inprocess" || g.calls.Load() != 1 {
+		t.Errorf("err %v, answered by %q, calls %d; want the not-serving in-process connection to answer after gRPC was refused", err, answeredBy, g.calls.Load())
+	}
+}
+
+// TestFallbackStreamTriesNotServingLast: streams follow the same order.
+func TestFallbackStreamTriesNotServingLast(t *testing.T) {
+	down, up := &counter{}, &counter{}
+	client := streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(
+		reportingConn{runtime.NewInProcessConn(streamingv1svc.NewCounterServiceService(down)), false},
+		reportingConn{runtime.NewInProcessConn(streamingv1svc.NewCounterServiceService(up)), true},
+	))
+	stream, err := client.Count(ctxFor(t), &streamingv1.CountRequest{To: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := client.Sum(ctxFor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sum.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	if down.calls.Load() != 0 || up.calls.Load() != 2 {
+		t.Errorf("calls: not serving %d, serving %d; want 0 and 2", down.calls.Load(), up.calls.Load())
+	}
+}
