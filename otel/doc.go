@@ -1,0 +1,2 @@
+// Package svcotel traces and measures svcclient calls with OpenTelemetry.
+package svcotel
