@@ -9,6 +9,7 @@ replace github.com/svcclient/svcclient => ../
 
 require (
 	github.com/svcclient/svcclient v0.0.0
+	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
