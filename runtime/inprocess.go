@@ -127,6 +127,7 @@ func serverContext(ctx context.Context, call *transport.ServerCall) (context.Con
 	md, _ := metadata.FromOutgoingContext(ctx)
 	sctx, cancel := context.WithCancel(detached{ctx})
 	sctx = metadata.NewIncomingContext(sctx, md.Copy())
+	call.SetTransport(inProcessTransport)
 	return call.Context(sctx), cancel
 }
 

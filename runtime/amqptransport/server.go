@@ -390,6 +390,8 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	}
 	ctx = metadata.NewIncomingContext(ctx, requestMetadata(d.Headers))
 	call := transport.NewServerCall(m.FullMethod, nil)
+	call.SetTransport(Name)
+	call.SetMessageInfo(transport.MessageInfo{Destination: r.queue, RoutingKey: d.RoutingKey, CorrelationID: d.CorrelationId})
 	resp, err := handler.Unary(call.Context(ctx), func(req any) error {
 		if err := codec.Unmarshal(d.Body, req.(proto.Message)); err != nil {
 			return status.Errorf(codes.InvalidArgument, "%s: decoding the %s request: %v", m.FullMethod, codec.Name(), err)

@@ -307,6 +307,7 @@ func (h *Handler) callContext(r *http.Request, call *transport.ServerCall, rest 
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, &peer.Peer{Addr: remoteAddr(r.RemoteAddr)})
+	call.SetTransport(Name)
 	return call.Context(ctx), cancel, nil
 }
 

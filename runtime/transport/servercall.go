@@ -16,6 +16,8 @@ import (
 // handlers whatever transport carried the call.
 type ServerCall struct {
 	method     string
+	transport  string
+	message    MessageInfo
 	mu         sync.Mutex
 	header     metadata.MD
 	trailer    metadata.MD
@@ -38,6 +40,41 @@ func (c *ServerCall) Context(ctx context.Context) context.Context {
 
 // Method returns the gRPC path of the call.
 func (c *ServerCall) Method() string { return c.method }
+
+// SetTransport records the name of the transport that carried the call
+// ("http", "amqp", "inprocess": the names runtime.AnsweredBy reports), so
+// that server interceptors (tracing, metrics) can tell. Transports call it
+// before running the handler.
+func (c *ServerCall) SetTransport(name string) { c.transport = name }
+
+// Transport returns the name given to SetTransport, or "".
+func (c *ServerCall) Transport() string { return c.transport }
+
+// MessageInfo describes the broker message that carried a call, for
+// transports over a message broker: what OpenTelemetry's messaging
+// conventions record.
+type MessageInfo struct {
+	// Destination is the queue the request was consumed from.
+	Destination string
+	// RoutingKey is the key the request was published with.
+	RoutingKey string
+	// CorrelationID pairs the request with its reply.
+	CorrelationID string
+}
+
+// SetMessageInfo records the broker message that carried the call.
+func (c *ServerCall) SetMessageInfo(m MessageInfo) { c.message = m }
+
+// MessageInfo returns what SetMessageInfo recorded.
+func (c *ServerCall) MessageInfo() MessageInfo { return c.message }
+
+// ServerCallFromContext returns the ServerCall of a handler's context, or
+// nil when the call did not come through a transport of this module that
+// installs one (grpc.Server installs its own stream).
+func ServerCallFromContext(ctx context.Context) *ServerCall {
+	c, _ := grpc.ServerTransportStreamFromContext(ctx).(*ServerCall)
+	return c
+}
 
 // SetHeader merges md into the response header.
 func (c *ServerCall) SetHeader(md metadata.MD) error {

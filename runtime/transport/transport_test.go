@@ -96,3 +96,19 @@ func TestReadCallOptions(t *testing.T) {
 		t.Errorf("a second option of a kind was not honoured: header %v trailer %v peers %v %v", header2, trailer2, p1.Addr, p2.Addr)
 	}
 }
+
+// TestServerCallTransport checks that what a transport records on its
+// ServerCall reaches a handler's context, where server interceptors read it.
+func TestServerCallTransport(t *testing.T) {
+	if transport.ServerCallFromContext(context.Background()) != nil {
+		t.Error("ServerCallFromContext found a call in an empty context")
+	}
+	call := transport.NewServerCall("/pkg.Svc/M", nil)
+	call.SetTransport("amqp")
+	info := transport.MessageInfo{Destination: "pkg.Svc", RoutingKey: "pkg.Svc", CorrelationID: "7"}
+	call.SetMessageInfo(info)
+	got := transport.ServerCallFromContext(call.Context(context.Background()))
+	if got != call || got.Transport() != "amqp" || got.MessageInfo() != info {
+		t.Errorf("ServerCallFromContext = %p (transport %q, message %+v), want %p", got, got.Transport(), got.MessageInfo(), call)
+	}
+}
