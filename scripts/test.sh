@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 require_tools=${SVCCLIENT_REQUIRE_TOOLS:-0}
 modules=(.)
-for m in interop bench; do
+for m in interop bench otel; do
   [ -f "$m/go.mod" ] && modules+=("$m")
 done
 
@@ -58,13 +58,14 @@ fi
 if [ -d bench ]; then
   step "benchmarks, once each, so they cannot rot (timings are not checked here)"
   (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
+  (cd otel && go test -run='^$' -bench=. -benchtime=1x ./...)
 fi
 
 # Every fuzz target of the main module, briefly: `go test` above runs their
 # seed corpora; this looks a little further each run, so that a regression
 # in a parser shows up in CI. SVCCLIENT_FUZZTIME sets the time per target.
 step "fuzzing each target for ${SVCCLIENT_FUZZTIME:-3s}"
-git grep -l '^func Fuzz' -- '*_test.go' ':!interop' ':!bench' ':!tools' | while read -r file; do
+git grep -l '^func Fuzz' -- '*_test.go' ':!interop' ':!bench' ':!tools' ':!otel' ':!conformance' | while read -r file; do
   pkg=./$(dirname "$file")
   for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
     echo "$pkg $target"
