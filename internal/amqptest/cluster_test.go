@@ -13,8 +13,8 @@ import (
 
 // TestClusterQuorumQueueSurvivesNodeStop checks the harness on what the
 // AMQP fault suite needs from it: a quorum queue declared on a 3-node
-// cluster keeps every confirmed message when its leader node stops, another
-// node serves them, and the stopped node rejoins.
+// cluster keeps every confirmed message when its leader node stops or
+// crashes, another node serves them, and the node rejoins when restarted.
 func TestClusterQuorumQueueSurvivesNodeStop(t *testing.T) {
 	start := time.Now()
 	c := StartCluster(t, 3)
@@ -50,14 +50,42 @@ func TestClusterQuorumQueueSurvivesNodeStop(t *testing.T) {
 	restarted := time.Now()
 	c.StartNode(leader)
 	t.Logf("StartNode(%d): %v", leader, time.Since(restarted).Round(time.Millisecond))
+	checkAllRunning(t, c)
+
+	// The crash case: the new leader's VM is killed, so the queue's other
+	// members find out from the lost connection, not from a shutdown.
+	publishConfirmed(t, urls[other], queue, total)
+	leader = c.QueueLeader(queue)
+	other = (leader + 1) % 3
+	killed := time.Now()
+	c.KillNode(leader)
+	t.Logf("KillNode(%d): %v", leader, time.Since(killed).Round(time.Millisecond))
+	failover = time.Now()
+	got = consumeAll(t, urls[other], queue, total)
+	t.Logf("consumed %d/%d from node %d; first message %v after the leader was killed",
+		len(got.bodies), total, other, got.first.Sub(failover).Round(time.Millisecond))
+	for i := range total {
+		if !got.bodies[strconv.Itoa(i)] {
+			t.Errorf("message %d lost after the kill", i)
+		}
+	}
+	restarted = time.Now()
+	c.StartNode(leader)
+	t.Logf("StartNode(%d) after kill: %v", leader, time.Since(restarted).Round(time.Millisecond))
+	checkAllRunning(t, c)
+}
+
+// checkAllRunning checks that every node of c sees all three running.
+func checkAllRunning(t *testing.T, c *Cluster) {
+	t.Helper()
+	want := []string{c.NodeName(0), c.NodeName(1), c.NodeName(2)}
+	slices.Sort(want)
 	for i := range 3 {
 		running, err := c.RunningNodes(i)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slices.Sort(running)
-		want := []string{c.NodeName(0), c.NodeName(1), c.NodeName(2)}
-		slices.Sort(want)
 		if !slices.Equal(running, want) {
 			t.Errorf("node %d sees running %v, want %v", i, running, want)
 		}
@@ -109,30 +137,46 @@ type consumed struct {
 }
 
 // consumeAll takes messages from queue at url until it has total distinct
-// ones or 30 s have passed. It retries basic.get while the queue has no
-// leader yet (the election after the old leader stopped).
+// ones or 30 s have passed. It retries while the queue has no leader yet
+// (the election after the old leader went), opening a new channel, or a new
+// connection, after an error closed the old one.
 func consumeAll(t *testing.T, url, queue string, total int) consumed {
 	t.Helper()
 	got := consumed{bodies: make(map[string]bool)}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	defer conn.Close()
 	deadline := time.Now().Add(30 * time.Second)
+	var conn *amqp.Connection
 	var ch *amqp.Channel
-	var lastErr error
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	var errs []error
+	retry := func(err error) {
+		t.Logf("consuming: %v", err)
+		errs = append(errs, err)
+		time.Sleep(50 * time.Millisecond)
+	}
 	for len(got.bodies) < total && time.Now().Before(deadline) {
-		if ch == nil {
+		var err error
+		if conn == nil || conn.IsClosed() {
+			ch = nil
+			if conn, err = amqp.Dial(url); err != nil {
+				conn = nil
+				retry(fmt.Errorf("dial: %w", err))
+				continue
+			}
+		}
+		if ch == nil || ch.IsClosed() {
 			if ch, err = conn.Channel(); err != nil {
-				t.Fatal(err)
+				ch = nil
+				retry(fmt.Errorf("channel: %w", err))
+				continue
 			}
 		}
 		d, ok, err := ch.Get(queue, false)
 		if err != nil {
-			// A channel error closes the channel: open another.
-			lastErr, ch = err, nil
-			time.Sleep(50 * time.Millisecond)
+			retry(fmt.Errorf("get: %w", err))
 			continue
 		}
 		if !ok {
@@ -144,11 +188,11 @@ func consumeAll(t *testing.T, url, queue string, total int) consumed {
 		}
 		got.bodies[string(d.Body)] = true
 		if err := d.Ack(false); err != nil {
-			lastErr = fmt.Errorf("ack: %w", err)
+			retry(fmt.Errorf("ack: %w", err))
 		}
 	}
 	if len(got.bodies) < total {
-		t.Errorf("got %d of %d messages in 30 s; last error: %v", len(got.bodies), total, lastErr)
+		t.Errorf("got %d of %d messages in 30 s; errors: %v", len(got.bodies), total, errs)
 	}
 	return got
 }
