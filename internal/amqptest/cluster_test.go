@@ -3,6 +3,9 @@ package amqptest
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -195,4 +198,63 @@ func consumeAll(t *testing.T, url, queue string, total int) consumed {
 		t.Errorf("got %d of %d messages in 30 s; errors: %v", len(got.bodies), total, errs)
 	}
 	return got
+}
+
+// TestFreePortsAvoidsCLIRange checks that the ports a cluster gets are
+// distinct and outside 35672-35682, where rabbitmqctl of a broker on the
+// default ports listens while it runs.
+func TestFreePortsAvoidsCLIRange(t *testing.T) {
+	ports, err := freePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[int]bool)
+	for _, p := range ports {
+		if seen[p] {
+			t.Errorf("port %d returned twice", p)
+		}
+		seen[p] = true
+		if p >= 35672 && p <= 35682 {
+			t.Errorf("port %d is in rabbitmqctl's range", p)
+		}
+	}
+}
+
+// TestJSONPart checks that a warning rabbitmqctl prints before its JSON is
+// dropped.
+func TestJSONPart(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"running_nodes":[]}`:                      `{"running_nodes":[]}`,
+		"Warning: x\n[{\"name\":\"q\"}]":            `[{"name":"q"}]`,
+		"Cluster status of node a@b ...\n{\"a\":1}": `{"a":1}`,
+	} {
+		if got := jsonPart(in); got != want {
+			t.Errorf("jsonPart(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFindRabbitMQFromEnv checks that SVCCLIENT_RABBITMQ_BIN names the
+// scripts' directory when it holds both scripts, and is passed over when
+// it does not.
+func TestFindRabbitMQFromEnv(t *testing.T) {
+	if _, err := exec.LookPath("erl"); err != nil {
+		t.Skip("erl is not on PATH")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"rabbitmq-server", "rabbitmqctl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(RabbitMQBinEnv, dir)
+	if got, err := findRabbitMQ(); err != nil || got != dir {
+		t.Errorf("findRabbitMQ() = %q, %v; want %q", got, err, dir)
+	}
+	if err := os.Remove(filepath.Join(dir, "rabbitmqctl")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findRabbitMQ(); err == nil && got == dir {
+		t.Errorf("findRabbitMQ() = %q with rabbitmqctl missing there", got)
+	}
 }
