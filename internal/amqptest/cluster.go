@@ -379,7 +379,6 @@ func (c *Cluster) waitBooted(ctx context.Context, i int) error {
 // json` the harness reads.
 type clusterStatus struct {
 	RunningNodes []string `json:"running_nodes"`
-	DiskNodes    []string `json:"disk_nodes"`
 }
 
 // waitAllRunning waits until every node of the cluster is a running member
