@@ -1,3 +1,6 @@
+// Module conformance runs the Connect conformance suite against svcclient's
+// HTTP transport; see README.md. It is a module of its own so that the suite
+// never enters the module graph of svcclient's users.
 module github.com/svcclient/svcclient/conformance
 
 go 1.26.0
