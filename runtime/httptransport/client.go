@@ -212,7 +212,10 @@ func (c *Conn) decodeUnary(cm *clientMethod, resp *http.Response, body []byte, r
 			return statusFromResponse(resp, body).Err()
 		}
 		name, streaming, ok := codecNameFromContentType(ct)
-		if !ok || streaming || name != c.codec.Name() {
+		if !ok {
+			return notConnectResponse(ct)
+		}
+		if streaming || name != c.codec.Name() {
 			return status.Errorf(codes.Internal, "unexpected response content type %q for a %s request", ct, c.codec.Name())
 		}
 		if err := c.codec.Unmarshal(body, reply); err != nil {

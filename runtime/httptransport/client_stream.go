@@ -136,7 +136,7 @@ func (s *clientStream) begin(resp *http.Response) error {
 			// grpc-gateway sends an error before the first message as an
 			// {"error": ...} chunk under the error's HTTP status.
 			if payload, isErr, err := s.ndjson.next(); err == nil && isErr {
-				if st, ok := statusFromJSON(payload); ok && st.Code() != codes.OK {
+				if st, _, ok := statusFromJSON(payload); ok && st.Code() != codes.OK {
 					return st.Err()
 				}
 			}
@@ -151,7 +151,10 @@ func (s *clientStream) begin(resp *http.Response) error {
 		return statusFromResponse(resp, buf.Bytes()).Err()
 	}
 	name, streaming, ok := codecNameFromContentType(ct)
-	if !ok || !streaming || name != s.conn.codec.Name() {
+	if !ok {
+		return notConnectResponse(ct)
+	}
+	if !streaming || name != s.conn.codec.Name() {
 		return status.Errorf(codes.Internal, "unexpected response content type %q for a %s stream", ct, s.conn.codec.Name())
 	}
 	s.reader = bufio.NewReader(resp.Body)
@@ -250,7 +253,7 @@ func (s *clientStream) recvNDJSON(msg proto.Message) error {
 		return s.readError(err)
 	}
 	if isErr {
-		st, ok := statusFromJSON(payload)
+		st, _, ok := statusFromJSON(payload)
 		if !ok || st.Code() == codes.OK {
 			return status.Errorf(codes.Internal, "protocol error: invalid error chunk %.64q", payload)
 		}

@@ -133,37 +133,44 @@ type wireError struct {
 	Details []json.RawMessage `json:"details"`
 }
 
-// statusFromJSON reads an error body of either shape. ok is false when data
-// is not one.
-func statusFromJSON(data []byte) (st *status.Status, ok bool) {
+// statusFromJSON reads an error body of either shape. ok is false when
+// data is not one: not a JSON object, or an object with neither a code nor
+// a message. known is false when the code is missing, null or a name this
+// transport does not know: the status then says Unknown, with the body's
+// message and details, and the caller may derive a better code (the
+// Connect protocol derives a unary error's code from its HTTP status).
+func statusFromJSON(data []byte) (st *status.Status, known, ok bool) {
 	var w wireError
-	if err := json.Unmarshal(data, &w); err != nil || len(w.Code) == 0 {
-		return nil, false
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, false, false
 	}
-	p := &spb.Status{Message: w.Message}
-	if w.Code[0] == '"' {
+	p := &spb.Status{Code: int32(codes.Unknown), Message: w.Message}
+	switch {
+	case len(w.Code) == 0 || string(w.Code) == "null":
+		if w.Message == "" {
+			return nil, false, false
+		}
+	case w.Code[0] == '"':
 		var name string
 		if json.Unmarshal(w.Code, &name) != nil {
-			return nil, false
+			return nil, false, false
 		}
-		c, known := codeFromConnectName(name)
-		if !known {
-			c = codes.Unknown
+		if c, k := codeFromConnectName(name); k {
+			p.Code, known = int32(c), true
 		}
-		p.Code = int32(c)
-	} else {
+	default:
 		n, err := strconv.ParseInt(string(w.Code), 10, 32)
 		if err != nil {
-			return nil, false
+			return nil, false, false
 		}
-		p.Code = int32(n)
+		p.Code, known = int32(n), true
 	}
 	for _, raw := range w.Details {
 		if d := decodeDetail(raw); d != nil {
 			p.Details = append(p.Details, d)
 		}
 	}
-	return status.FromProto(p), true
+	return status.FromProto(p), known, true
 }
 
 // decodeDetail reads one error detail in Connect's shape or as protojson's
@@ -206,7 +213,9 @@ func decodeBase64(s string) ([]byte, error) {
 
 // statusFromResponse turns a failed HTTP response's body into a status: a
 // Connect or google.rpc.Status error body when the response carries one,
-// otherwise a code derived from the HTTP status.
+// otherwise a code derived from the HTTP status. A body whose code is
+// missing or unknown keeps its message and details under the code derived
+// from the HTTP status, as the Connect protocol says.
 func statusFromResponse(resp *http.Response, body []byte) *status.Status {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get(headerContentType))
 	var st *status.Status
@@ -217,12 +226,28 @@ func statusFromResponse(resp *http.Response, body []byte) *status.Status {
 			st = status.FromProto(p)
 		}
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		st, _ = statusFromJSON(bytes.TrimSpace(body))
+		var known bool
+		if st, known, _ = statusFromJSON(bytes.TrimSpace(body)); st != nil && !known {
+			// A missing, null or unknown code: the HTTP status says what
+			// kind of failure it was, the body still says which.
+			p := st.Proto()
+			p.Code = int32(codeFromHTTPStatus(resp.StatusCode))
+			st = status.FromProto(p)
+		}
 	}
 	if st == nil || st.Code() == codes.OK {
 		return status.New(codeFromHTTPStatus(resp.StatusCode), "HTTP status "+resp.Status)
 	}
 	return st
+}
+
+// notConnectResponse is the error of a 200 response whose content type is
+// none of the Connect protocol's: whatever answered (a proxy's page, a
+// misrouted server) did not run the call as far as the client can tell, so
+// the Connect protocol makes it Unknown. A Connect content type of the
+// wrong codec is a broken peer, and Internal.
+func notConnectResponse(contentType string) error {
+	return status.Errorf(codes.Unknown, "response content type %q is not the Connect protocol's", contentType)
 }
 
 // transportError turns an error from http.Client.Do into a status error,

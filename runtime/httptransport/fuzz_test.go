@@ -125,6 +125,8 @@ func FuzzConnectEndStream(f *testing.F) {
 	f.Add([]byte(`{"error":{"code":"what"}}`))
 	f.Add([]byte(`{"error":"text"}`))
 	f.Add([]byte(`[`))
+	f.Add([]byte(`{"error":{"code":null,"message":"oops"}}`))
+	f.Add([]byte(`{"error":{"message":"oops"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err, _ := parseEndStream(data)
 		if err == nil {
@@ -145,6 +147,7 @@ func FuzzErrorBody(f *testing.F) {
 		`{"code":14,"message":"later","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"x"}]}`,
 		`{"code":0}`, `{"code":-1}`, `{"code":"ok"}`, `{"code":1e3}`, `{"code":"\u0000"}`,
 		`{"code":"internal","details":[{"type":"x","value":"!!"},{"debug":{}}]}`, "\x08\x05\x12\x02no", "",
+		`{"message":"oops"}`, `{"code":null,"message":"oops"}`, `{"code":"foobar","message":"oops"}`,
 	} {
 		f.Add([]byte(s), uint8(0), uint16(503))
 		f.Add([]byte(s), uint8(1), uint16(400))

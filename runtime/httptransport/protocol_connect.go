@@ -201,7 +201,9 @@ func parseEndStream(data []byte) (error, metadata.MD) {
 	if len(raw.Error) == 0 || string(raw.Error) == "null" {
 		return nil, trailer
 	}
-	st, ok := statusFromJSON(raw.Error)
+	// A missing, null or unknown code is Unknown, with the message kept:
+	// an end-of-stream message has no HTTP status to derive one from.
+	st, _, ok := statusFromJSON(raw.Error)
 	if !ok {
 		return errorf(codes.Internal, "protocol error: invalid error in end-of-stream message"), trailer
 	}

@@ -1,0 +1,94 @@
+package httptransport_test
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/svcclient/svcclient/runtime"
+	"github.com/svcclient/svcclient/runtime/httptransport"
+)
+
+// rawResponse is a response written by hand, as the Connect conformance
+// suite's "raw response" cases write them.
+type rawResponse struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+func serveRaw(t *testing.T, raw rawResponse) *httptransport.Conn {
+	t.Helper()
+	url := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", raw.contentType)
+		w.WriteHeader(raw.status)
+		_, _ = w.Write(raw.body)
+	}))
+	return dial(t, url, httptransport.WithCodec(runtime.ProtoCodec{}))
+}
+
+// endStream frames a Connect end-of-stream message.
+func endStream(json string) []byte {
+	b := []byte{2, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[1:], uint32(len(json)))
+	return append(b, json...)
+}
+
+// TestClientConnectErrors covers the Connect protocol's rules for error
+// bodies the client must read leniently: the cases of the Connect
+// conformance suite (connect_client_error_endstream.yaml and
+// connect_client_unexpected.yaml) that the client once failed.
+func TestClientConnectErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stream   bool
+		raw      rawResponse
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{"error/null-code", false, rawResponse{401, "application/json", []byte(`{"code": null, "message": "oops"}`)}, codes.Unauthenticated, "oops"},
+		{"error/missing-code", false, rawResponse{401, "application/json", []byte(`{"message": "oops"}`)}, codes.Unauthenticated, "oops"},
+		{"error/unrecognized-code", false, rawResponse{429, "application/json", []byte(`{"code": "foobar", "message": "oops"}`)}, codes.Unavailable, "oops"},
+		{"error/known-code", false, rawResponse{401, "application/json", []byte(`{"code": "not_found", "message": "oops"}`)}, codes.NotFound, "oops"},
+		{"error/no-body", false, rawResponse{401, "application/json", nil}, codes.Unauthenticated, "HTTP status 401 Unauthorized"},
+		{"unexpected-content-type", false, rawResponse{200, "image/jpeg", []byte("\xff\xd8")}, codes.Unknown, ""},
+		{"unexpected-codec", false, rawResponse{200, "application/json", []byte("{}")}, codes.Internal, ""},
+		{"stream/unexpected-content-type", true, rawResponse{200, "text/html", []byte("<html>")}, codes.Unknown, ""},
+		{"end-stream/null-code", true, rawResponse{200, "application/connect+proto", endStream(`{"error": {"code": null, "message": "oops"}}`)}, codes.Unknown, "oops"},
+		{"end-stream/missing-code", true, rawResponse{200, "application/connect+proto", endStream(`{"error": {"message": "oops"}}`)}, codes.Unknown, "oops"},
+		{"end-stream/unrecognized-code", true, rawResponse{200, "application/connect+proto", endStream(`{"error": {"code": "foobar", "message": "oops"}}`)}, codes.Unknown, "oops"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := serveRaw(t, tc.raw)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var err error
+			if tc.stream {
+				var s grpc.ClientStream
+				s, err = conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/test.v1.Raw/Stream")
+				if err == nil {
+					if err = s.SendMsg(&emptypb.Empty{}); err == nil {
+						if err = s.CloseSend(); err == nil {
+							err = s.RecvMsg(&emptypb.Empty{})
+						}
+					}
+				}
+			} else {
+				err = conn.Invoke(ctx, "/test.v1.Raw/Unary", &emptypb.Empty{}, &emptypb.Empty{})
+			}
+			st := status.Convert(err)
+			if st.Code() != tc.wantCode || tc.wantMsg != "" && st.Message() != tc.wantMsg {
+				t.Errorf("got %v %q, want %v %q", st.Code(), st.Message(), tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+}
