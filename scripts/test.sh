@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 require_tools=${SVCCLIENT_REQUIRE_TOOLS:-0}
 modules=(.)
-for m in interop bench otel; do
+for m in interop bench otel conformance; do
   [ -f "$m/go.mod" ] && modules+=("$m")
 done
 
@@ -48,6 +48,11 @@ if command -v protoc >/dev/null; then
   if [ -n "$(git status --porcelain -- interop/gen)" ]; then
     git status --short -- interop/gen
     echo "interop/gen is stale: run interop/generate.sh and commit the result"; exit 1
+  fi
+  conformance/generate.sh
+  if [ -n "$(git status --porcelain -- conformance/gen)" ]; then
+    git status --short -- conformance/gen
+    echo "conformance/gen is stale: run conformance/generate.sh and commit the result"; exit 1
   fi
 elif [ "$require_tools" = 1 ]; then
   echo "protoc is not installed (apt-get install protobuf-compiler)"; exit 1
