@@ -25,7 +25,9 @@ type opener func(context.Context, []grpc.CallOption) (grpc.ClientStream, error)
 func (r *Retrier) newStream(ctx context.Context, p *policy, desc *grpc.StreamDesc, method string, opts []grpc.CallOption, open opener) (grpc.ClientStream, error) {
 	ctx, cancel := withTimeout(ctx, p)
 	s := &retryStream{r: r, ctx: ctx, cancel: cancel, method: method, open: open, call: r.newCall(ctx, p, method)}
-	s.opts, s.fin.fns = attemptOptions(p, opts, grpc.Header(&s.header), grpc.Trailer(&s.trailer))
+	// No grpc.Header/grpc.Trailer here: transports may fill those from
+	// another goroutine. Pushback is read from the stream after RecvMsg.
+	s.opts, s.fin.fns = attemptOptions(p, opts)
 	if transport.KindOf(desc) == transport.ServerStream {
 		return s, nil
 	}
@@ -67,7 +69,7 @@ type retryStream struct {
 	opts   []grpc.CallOption
 	fin    finisher
 
-	// header and trailer of the latest attempt, for pushback.
+	// header and trailer of the latest failed attempt, for pushback.
 	header, trailer metadata.MD
 
 	req       any
@@ -220,9 +222,8 @@ func (s *retryStream) RecvMsg(m any) error {
 		return err
 	}
 	// No response yet: the call may be replayed.
-	if s.trailer == nil {
-		s.trailer = st.Trailer()
-	}
+	s.header, _ = st.Header() // the stream has ended: this does not block
+	s.trailer = st.Trailer()
 	if rerr := s.replay(err); rerr != nil {
 		s.done(rerr)
 		return rerr
