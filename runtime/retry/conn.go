@@ -6,8 +6,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // NewConn returns conn with the retry policies of opts applied to every
@@ -111,6 +109,6 @@ func (r *Retrier) invoke(ctx context.Context, p *policy, method string, req, rep
 		}
 	}
 	f := finisher{fns: onFinish}
-	f.report(transport.ToStatusError(err))
+	f.report(err)
 	return err
 }

@@ -39,7 +39,6 @@ type flakyUsers struct {
 
 	mu    sync.Mutex
 	calls map[string]int32
-	times []time.Time // when each call arrived
 }
 
 func (f *flakyUsers) arrive(method string) int32 {
@@ -49,7 +48,6 @@ func (f *flakyUsers) arrive(method string) int32 {
 		f.calls = map[string]int32{}
 	}
 	f.calls[method]++
-	f.times = append(f.times, time.Now())
 	return f.calls[method]
 }
 
@@ -58,15 +56,6 @@ func (f *flakyUsers) Calls(method string) int32 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]
-}
-
-func (f *flakyUsers) Last() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.times) == 0 {
-		return time.Time{}
-	}
-	return f.times[len(f.times)-1]
 }
 
 func (f *flakyUsers) fail(ctx context.Context, n int32) error {
@@ -242,9 +231,22 @@ type countingConn struct {
 	next      grpc.ClientConnInterface
 	failFirst int32
 	attempts  atomic.Int32
+
+	mu        sync.Mutex
+	lastStart time.Time
+}
+
+// LastStart returns when the latest attempt started.
+func (c *countingConn) LastStart() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastStart
 }
 
 func (c *countingConn) notSent() error {
+	c.mu.Lock()
+	c.lastStart = time.Now()
+	c.mu.Unlock()
 	if c.attempts.Add(1) <= c.failFirst {
 		return transport.NotSent(status.Error(codes.Unavailable, "no connection (test)"))
 	}

@@ -50,7 +50,7 @@ func (r *Retrier) newStream(ctx context.Context, p *policy, desc *grpc.StreamDes
 			}
 		}
 		if !again {
-			s.fin.report(transport.ToStatusError(err))
+			s.fin.report(err)
 			cancel()
 			return nil, err
 		}
@@ -95,12 +95,15 @@ func (s *retryStream) openOne() (grpc.ClientStream, *attemptEnd, error) {
 // openServerStream opens an attempt and sends the request.
 func (s *retryStream) openServerStream() error {
 	stream, end, err := s.openOne()
+	s.mu.Lock()
+	s.end = end // even when opening failed: its end may be the call's
+	if err == nil {
+		s.current = stream
+	}
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.current, s.end = stream, end
-	s.mu.Unlock()
 	if err := stream.SendMsg(s.req); err != nil {
 		if errors.Is(err, io.EOF) {
 			// grpc-go reports io.EOF here and the status on RecvMsg.
@@ -135,10 +138,12 @@ func (s *retryStream) done(err error) {
 	s.mu.Unlock()
 	if end != nil {
 		end.commit()
-	} else {
-		s.fin.report(transport.ToStatusError(err))
 	}
 	if err != nil {
+		// When the transport has not reported the last attempt's end
+		// (some do not when opening fails), report it here; finisher
+		// reports only the first.
+		s.fin.report(err)
 		s.cancel()
 	}
 }
