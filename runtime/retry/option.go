@@ -88,7 +88,9 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		// Both may be ready when this goroutine runs late: the deadline
+		// wins, so that no attempt starts after it.
+		return ctx.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
