@@ -195,7 +195,7 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 		header = responseMetadata(nil, resp.Header, "", connectTrailerPrefix)
 		trailer = responseMetadata(nil, resp.Header, connectTrailerPrefix, "")
 	} else {
-		header = responseMetadata(nil, resp.Header, gatewayMetadataPrefix, "")
+		header = restHeaderMetadata(resp.Header)
 		trailer = responseMetadata(nil, resp.Header, gatewayTrailerPrefix, "")
 		trailer = responseMetadata(trailer, resp.Trailer, gatewayTrailerPrefix, "")
 	}

@@ -120,3 +120,19 @@ func gatewayIncomingMetadata(r *http.Request) (metadata.MD, error) {
 	}
 	return md, nil
 }
+
+// restHeaderMetadata is the header metadata of a REST response: the
+// Grpc-Metadata-* headers, as grpc-gateway writes a call's header
+// metadata, and Retry-After as "retry-after", which a proxy or load
+// balancer in front of the server may set on a 429 or 503 and which a retry
+// policy honours.
+func restHeaderMetadata(h http.Header) metadata.MD {
+	md := responseMetadata(nil, h, gatewayMetadataPrefix, "")
+	if vs := h.Values("Retry-After"); len(vs) > 0 {
+		if md == nil {
+			md = metadata.MD{}
+		}
+		md["retry-after"] = append(md["retry-after"], vs...)
+	}
+	return md
+}
