@@ -134,8 +134,11 @@ func noTransports(fullMethod string) error {
 
 func (c *fallbackConn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
 	attempt, onFinish := withoutOnFinish(opts)
-	err := noTransports(method)
 	conns := byHealth(c.conns)
+	var err error
+	if len(conns) == 0 {
+		err = noTransports(method)
+	}
 	for i, conn := range conns {
 		err = conn.Invoke(ctx, method, req, reply, attempt...)
 		if err == nil || i == len(conns)-1 || !canFallBack(ctx, method, err) {
