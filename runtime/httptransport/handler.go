@@ -182,6 +182,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (served bool, al
 	}
 	t := h.table.Load()
 	if hm := t.connect[r.URL.Path]; hm != nil {
+		if f, ok := grpcFormOf(r); ok {
+			h.serveGRPC(w, r, hm, f)
+			return true, nil
+		}
 		h.serveConnect(w, r, hm)
 		return true, nil
 	}
@@ -220,7 +224,8 @@ func (t *routeTable) route(method, path string, spans [][2]int) (rt *handlerRout
 	return nil, allowed
 }
 
-// notServed answers a request no route took. A Connect request gets 404, or
+// notServed answers a request no route took. A gRPC or gRPC-Web request
+// gets Unimplemented, as grpc-go answers it. A Connect request gets 404, or
 // 405 with an Allow header if the path exists for other HTTP methods. Any
 // other request is answered as grpc-gateway's default routing error
 // handler answers it: 404 with {"code": 5, "message": "Not Found"}, and
@@ -228,6 +233,10 @@ func (t *routeTable) route(method, path string, spans [][2]int) (rt *handlerRout
 // "message": "Method Not Allowed"} (the Allow header is added, which the
 // gateway does not send).
 func (h *Handler) notServed(w http.ResponseWriter, r *http.Request, allowed []string) {
+	if f, ok := grpcFormOf(r); ok {
+		grpcRoutingError(w, r, f)
+		return
+	}
 	connect := isConnectRequest(r)
 	switch {
 	case len(allowed) > 0 && connect:
