@@ -138,6 +138,16 @@ func (g *grpcWebResponse) next(msg proto.Message) error {
 		return err
 	}
 	g.buf = data[:0]
+	if flags&flagCompressed != 0 {
+		// The trailer envelope may be compressed too (flags 0x81), as
+		// connect-go compresses it.
+		if !g.gzip {
+			return status.Error(codes.Internal, "protocol error: compressed envelope without a grpc-encoding")
+		}
+		if data, err = gunzip(data, g.limit); err != nil {
+			return err
+		}
+	}
 	if flags&flagGRPCWebTrailer != 0 {
 		h := parseGRPCWebTrailer(data)
 		st, ok := grpcStatusFromHeader(h)
@@ -155,14 +165,6 @@ func (g *grpcWebResponse) next(msg proto.Message) error {
 	}
 	if msg == nil {
 		return status.Error(codes.Internal, "protocol error: unary response has more than one message")
-	}
-	if flags&flagCompressed != 0 {
-		if !g.gzip {
-			return status.Error(codes.Internal, "protocol error: compressed message without a grpc-encoding")
-		}
-		if data, err = gunzip(data, g.limit); err != nil {
-			return err
-		}
 	}
 	if err := g.codec.Unmarshal(data, msg); err != nil {
 		return status.Errorf(codes.Internal, "decoding response message: %v", err)
