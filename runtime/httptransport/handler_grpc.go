@@ -42,7 +42,7 @@ type grpcStream struct {
 	received int
 
 	wroteHeader bool
-	sendBuf     bytes.Buffer
+	sendBuf     *bytes.Buffer // pooled: held for the call
 }
 
 // serveGRPC serves a gRPC or gRPC-Web request for hm.
@@ -50,6 +50,19 @@ func (h *Handler) serveGRPC(w http.ResponseWriter, r *http.Request, hm *handlerM
 	m := hm.handler.Method
 	s := &grpcStream{ctx: r.Context(), w: w, rc: http.NewResponseController(w), method: m, form: f, body: r.Body, readMax: h.readMax}
 	s.call = transport.NewServerCall(m.FullMethod, s.sendHeader)
+	// Both buffers come from the pool, as on the Connect routes: a fresh
+	// buffer per call would cost two message-sized allocations.
+	s.sendBuf = getBuffer()
+	defer putBuffer(s.sendBuf)
+	recvBuf := getBuffer()
+	s.recvBuf = recvBuf.AvailableBuffer()
+	defer func() {
+		// Keep what readEnvelope grew the buffer to for the next call.
+		if cap(s.recvBuf) > recvBuf.Cap() {
+			*recvBuf = *bytes.NewBuffer(s.recvBuf[:0])
+		}
+		putBuffer(recvBuf)
+	}()
 	if err := h.grpcRequestError(r, m, f); err != nil {
 		s.end(err, nil)
 		return
@@ -198,6 +211,11 @@ func (s *grpcStream) send(msg proto.Message) error {
 	b, err := s.codec.MarshalAppend(b, msg)
 	if err != nil {
 		return status.Errorf(codes.Internal, "encoding %s response: %v", s.method.FullMethod, err)
+	}
+	if cap(b) > s.sendBuf.Cap() {
+		// Keep the grown buffer: the next message, or the next call
+		// through the pool, reuses it.
+		*s.sendBuf = *bytes.NewBuffer(b[:0])
 	}
 	if s.gzipOut && len(b)-envelopePrefixLen >= grpcCompressMinBytes {
 		zbuf := getBuffer()
@@ -351,6 +369,6 @@ func (s *grpcStream) SendMsg(m any) error {
 // grpcRoutingError answers a gRPC or gRPC-Web request for a method no
 // handler serves: Unimplemented, as grpc-go answers it.
 func grpcRoutingError(w http.ResponseWriter, r *http.Request, f grpcForm) {
-	s := &grpcStream{w: w, ctx: r.Context(), form: f}
+	s := &grpcStream{w: w, ctx: r.Context(), form: f, sendBuf: new(bytes.Buffer)}
 	s.end(status.Errorf(codes.Unimplemented, "unknown method %s", r.URL.Path), nil)
 }
