@@ -47,11 +47,19 @@ func (g wideGreeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) 
 	switch in.GetName() {
 	case "unicode":
 		return nil, status.Error(codes.FailedPrecondition, unicodeMessage)
+	case "watch":
+		// Reports what ended the call, so a test sees that the handler's
+		// context ended with the client's cancellation.
+		<-ctx.Done()
+		serverSawEnd <- ctx.Err()
+		return nil, ctx.Err()
 	case "big":
 		return &helloworld.HelloReply{Message: strings.Repeat("big ", 1000)}, nil
 	}
 	return g.Greeter.SayHello(ctx, in)
 }
+
+var serverSawEnd = make(chan error, 1)
 
 // grpcHandler serves the example Greeter and CounterService.
 func grpcHandler(opts ...httptransport.HandlerOption) *httptransport.Handler {
@@ -153,8 +161,16 @@ func TestGRPCProtocolUnary(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(100*time.Millisecond, cancel)
-		_, err := greeter.SayHello(cctx, &helloworld.HelloRequest{Name: "block"})
+		_, err := greeter.SayHello(cctx, &helloworld.HelloRequest{Name: "watch"})
 		wantCode(t, err, codes.Canceled)
+		select {
+		case err := <-serverSawEnd:
+			if err != context.Canceled {
+				t.Errorf("the handler's context ended with %v, want context.Canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the handler's context did not end when the client canceled")
+		}
 	})
 	t.Run("gzip", func(t *testing.T) {
 		var header metadata.MD
