@@ -29,6 +29,7 @@ import (
 	"github.com/svcclient/svcclient/example/gen/helloworld/helloworldsvc"
 	streamingv1 "github.com/svcclient/svcclient/example/gen/streaming/v1"
 	"github.com/svcclient/svcclient/example/gen/streaming/v1/streamingv1svc"
+	"github.com/svcclient/svcclient/example/gen/users/v1/usersv1svc"
 	"github.com/svcclient/svcclient/internal/conformance"
 	"github.com/svcclient/svcclient/runtime/httptransport"
 )
@@ -438,3 +439,13 @@ func TestGRPCProtocolOverHTTP1(t *testing.T) {
 const flagCompressedForTest = 1
 
 func itoa(c codes.Code) string { return strconv.Itoa(int(c)) }
+
+// TestGRPCProtocolNeverREST: a gRPC request on a REST route's path is not
+// a REST call: it gets Unimplemented, as from any gRPC server.
+func TestGRPCProtocolNeverREST(t *testing.T) {
+	addr := serveH2C(t, httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
+	resp, _ := rawGRPC(t, addr, "/v1/users", http.Header{}, grpcEnvelope(0, nil))
+	if code, msg := grpcStatusOf(resp); code != itoa(codes.Unimplemented) {
+		t.Errorf("gRPC POST /v1/users: HTTP %d, grpc-status %q (%q), want Unimplemented", resp.StatusCode, code, msg)
+	}
+}

@@ -185,13 +185,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (served bool, al
 		h.serving.Store(true)
 	}
 	t := h.table.Load()
+	f, isGRPC := grpcFormOf(r)
 	if hm := t.connect[r.URL.Path]; hm != nil {
-		if f, ok := grpcFormOf(r); ok {
+		if isGRPC {
 			h.serveGRPC(w, r, hm, f)
 			return true, nil
 		}
 		h.serveConnect(w, r, hm)
 		return true, nil
+	}
+	if isGRPC {
+		// gRPC and gRPC-Web requests name a method by its gRPC path only.
+		return false, nil
 	}
 	path := r.URL.EscapedPath()
 	path = strings.TrimPrefix(path, "/")
