@@ -449,3 +449,45 @@ func TestGRPCProtocolNeverREST(t *testing.T) {
 		t.Errorf("gRPC POST /v1/users: HTTP %d, grpc-status %q (%q), want Unimplemented", resp.StatusCode, code, msg)
 	}
 }
+
+// TestGRPCProtocolResponseCompression: a client that compressed its
+// request with gzip and accepts gzip gets responses of 1 KiB or more
+// compressed, smaller ones not.
+func TestGRPCProtocolResponseCompression(t *testing.T) {
+	addr := serveH2C(t, grpcHandler())
+	for _, tc := range []struct {
+		name       string
+		compressed bool
+	}{{"big", true}, {"small", false}} {
+		hello, _ := proto.Marshal(&helloworld.HelloRequest{Name: tc.name})
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, _ = zw.Write(hello)
+		_ = zw.Close()
+		h := http.Header{"Grpc-Encoding": {"gzip"}, "Grpc-Accept-Encoding": {"gzip"}}
+		resp, body := rawGRPC(t, addr, "/helloworld.Greeter/SayHello", h, grpcEnvelope(1, z.Bytes()))
+		if code, msg := grpcStatusOf(resp); code != "0" || len(body) < 5 {
+			t.Fatalf("%s: grpc-status %q (%q), %d bytes", tc.name, code, msg, len(body))
+		}
+		if resp.Header.Get("Grpc-Encoding") != "gzip" {
+			t.Errorf("%s: Grpc-Encoding %q, want gzip", tc.name, resp.Header.Get("Grpc-Encoding"))
+		}
+		if got := body[0] == 1; got != tc.compressed {
+			t.Errorf("%s: compressed flag %v, want %v", tc.name, got, tc.compressed)
+		}
+		data := body[5:]
+		if tc.compressed {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var reply helloworld.HelloReply
+		if err := proto.Unmarshal(data, &reply); err != nil || !strings.Contains(reply.GetMessage(), tc.name) {
+			t.Errorf("%s: reply %q, %v", tc.name, reply.GetMessage(), err)
+		}
+	}
+}
