@@ -54,6 +54,11 @@ func (g wideGreeter) SayHello(ctx context.Context, in *helloworld.HelloRequest) 
 		<-ctx.Done()
 		serverSawEnd <- ctx.Err()
 		return nil, ctx.Err()
+	case "reserved":
+		// Metadata under gRPC's own keys must not change the status.
+		_ = grpc.SetHeader(ctx, metadata.Pairs("grpc-status", "13", "x-kept", "yes"))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("grpc-status", "13", "grpc-message", "forged"))
+		return &helloworld.HelloReply{Message: "reserved"}, nil
 	case "big":
 		return &helloworld.HelloReply{Message: strings.Repeat("big ", 1000)}, nil
 	}
@@ -145,6 +150,13 @@ func TestGRPCProtocolUnary(t *testing.T) {
 		}
 		if got := trailer.Get("x-trailer"); len(got) != 1 || got[0] != "done" {
 			t.Errorf("trailer x-trailer = %q (trailer %v)", got, trailer)
+		}
+	})
+	t.Run("reserved metadata", func(t *testing.T) {
+		var header metadata.MD
+		reply, err := greeter.SayHello(ctx, &helloworld.HelloRequest{Name: "reserved"}, grpc.Header(&header))
+		if err != nil || reply.GetMessage() != "reserved" || len(header.Get("x-kept")) != 1 {
+			t.Fatalf("SayHello(reserved) = %v, %v, header %v: metadata under grpc- keys changed the call", reply, err, header)
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {

@@ -248,7 +248,7 @@ func (s *grpcStream) write(b []byte) error {
 func (s *grpcStream) writeHeader(md metadata.MD) {
 	s.wroteHeader = true
 	hdr := s.w.Header()
-	writeMetadata(s.w, "", md)
+	writeMetadata(s.w, "", withoutReserved(md))
 	s.setProtocolHeaders(hdr)
 	s.w.WriteHeader(http.StatusOK)
 }
@@ -289,13 +289,14 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 	if err == nil {
 		st = status.New(codes.OK, "")
 	}
+	trailer = withoutReserved(trailer)
 	hdr := s.w.Header()
 	var header metadata.MD
 	if s.call != nil && !s.wroteHeader {
 		header = s.call.Header()
 	}
 	if !s.wroteHeader && !s.form.web {
-		writeMetadata(s.w, "", metadata.Join(header, trailer))
+		writeMetadata(s.w, "", withoutReserved(metadata.Join(header, trailer)))
 		s.form.contentType = cmpOr(s.form.contentType, grpcContentTypePrefix)
 		s.gzipOut = false
 		s.setProtocolHeaders(hdr)

@@ -269,3 +269,27 @@ func decodeBase64Chunks(s []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// withoutReserved returns md without the keys gRPC reserves for itself
+// ("grpc-status", "grpc-message", ... every "grpc-" key), which a method's
+// metadata must not overwrite; grpc-go drops them too. md itself is
+// returned when it holds none, the usual case.
+func withoutReserved(md metadata.MD) metadata.MD {
+	reserved := false
+	for k := range md {
+		if strings.HasPrefix(k, "grpc-") {
+			reserved = true
+			break
+		}
+	}
+	if !reserved {
+		return md
+	}
+	out := make(metadata.MD, len(md))
+	for k, v := range md {
+		if !strings.HasPrefix(k, "grpc-") {
+			out[k] = v
+		}
+	}
+	return out
+}
