@@ -39,6 +39,7 @@ type Conn struct {
 	codec       runtime.Codec
 	jsonCodec   *runtime.JSONCodec
 	connectOnly bool
+	grpcWeb     bool // WithGRPCWeb: gRPC-Web on the gRPC path
 	readMax     int64
 
 	// Header values shared by every request; net/http never modifies them.
@@ -95,6 +96,7 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 		codec:       cfg.codec,
 		jsonCodec:   cfg.jsonCodec,
 		connectOnly: cfg.connectOnly,
+		grpcWeb:     cfg.grpcWeb,
 		readMax:     cfg.readMaxBytes,
 	}
 	if c.jsonCodec == nil {
@@ -168,6 +170,9 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 	in, out, err := transport.ProtoMessages(method, req, reply)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.grpcWeb {
+		return c.invokeGRPCWeb(ctx, cm, in, out, ci)
 	}
 	hr, body, err := c.newRequest(ctx, cm, in, ci, false)
 	if err != nil {

@@ -36,6 +36,7 @@ type clientConfig struct {
 	codec        runtime.Codec
 	jsonCodec    *runtime.JSONCodec
 	connectOnly  bool
+	grpcWeb      bool
 	readMaxBytes int64
 }
 
