@@ -192,7 +192,11 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 	if err != nil {
 		return nil, nil, err
 	}
-	hr, body, err := c.newRequest(ctx, cm, in, ci, false, c.compressorFor(opts))
+	compressor, err := c.compressorFor(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	hr, body, err := c.newRequest(ctx, cm, in, ci, false, compressor)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -47,7 +47,10 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 		return fail(err)
 	}
 	s := &clientStream{conn: c, ctx: ctx, method: c.method(method), kind: kind, info: ci, done: make(chan struct{})}
-	s.compressor = c.compressorFor(opts)
+	var err error
+	if s.compressor, err = c.compressorFor(opts); err != nil {
+		return fail(err)
+	}
 	if !kind.ClientStreams() {
 		return s, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/svcclient/svcclient/runtime/transport"
 )
 
 // Compression on the Connect protocol (https://connectrpc.com/docs/protocol):
@@ -51,18 +53,22 @@ func acceptsGzip(values []string) bool {
 
 // compressorFor is how a call's request messages are compressed: as
 // grpc.UseCompressor says for the call, else as [WithCompression] said for
-// the connection.
-func (c *Conn) compressorFor(opts []grpc.CallOption) string {
+// the connection. An encoding this transport does not speak fails the call
+// before it is sent, as grpc-go fails a compressor it has not installed.
+func (c *Conn) compressorFor(opts []grpc.CallOption) (string, error) {
 	name := c.compressor
 	for _, o := range opts {
 		if o, ok := o.(grpc.CompressorCallOption); ok {
 			name = o.CompressorType
 		}
 	}
-	if name == encodingIdentity {
-		return ""
+	switch name {
+	case "", encodingIdentity:
+		return "", nil
+	case encodingGzip:
+		return name, nil
 	}
-	return name
+	return "", transport.NotSent(status.Errorf(codes.Internal, "compressor %q is not spoken here: gzip and identity are", name))
 }
 
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}

@@ -274,6 +274,14 @@ func TestCompressionNegotiated(t *testing.T) {
 	if got := last(); got.reqEncoding != "" {
 		t.Errorf("UseCompressor(identity): request encoding %q", got.reqEncoding)
 	}
+	// An encoding not spoken here fails before anything is sent.
+	_, err = greeter.SayHello(ctx, &helloworld.HelloRequest{Name: big}, grpc.UseCompressor("snappy"))
+	wantCode(t, err, codes.Internal)
+	if !errors.Is(err, svcruntime.ErrNotSent) {
+		t.Errorf("unknown compressor: %v does not match ErrNotSent", err)
+	}
+	_, err = counter.Sum(ctx, grpc.UseCompressor("snappy"))
+	wantCode(t, err, codes.Internal)
 }
 
 type headerRecorder struct{ http.ResponseWriter }
