@@ -133,7 +133,12 @@ func (s *serverStream) recvEnvelope(dst proto.Message) error {
 		if ctxErr := transport.ContextError(s.ctx); ctxErr != nil {
 			return ctxErr
 		}
-		if _, ok := status.FromError(err); ok {
+		if st, ok := status.FromError(err); ok {
+			if st.Code() == codes.Internal {
+				// A truncated envelope is the client's fault, not the
+				// server's: connect-go answers it with InvalidArgument too.
+				return status.Error(codes.InvalidArgument, st.Message())
+			}
 			return err
 		}
 		return status.Errorf(codes.InvalidArgument, "reading request: %v", err)
