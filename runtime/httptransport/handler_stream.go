@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -82,6 +83,9 @@ func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm 
 			if s.rc.EnableFullDuplex() == nil {
 				defer func() {
 					_ = s.rc.Flush()
+					// A client that neither ends its request nor closes
+					// the connection holds it no longer than this.
+					_ = s.rc.SetReadDeadline(time.Now().Add(drainTimeout))
 					drain(r.Body, h.readMax)
 				}()
 			}
@@ -97,6 +101,10 @@ func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm 
 	}
 	s.serve(ctx, hm.handler, req, false)
 }
+
+// drainTimeout bounds how long a bidi call over HTTP/1.1 waits, after the
+// method returned, for the client to end its request.
+const drainTimeout = 5 * time.Second
 
 // drain reads what is left of a request body, up to limit bytes, and
 // closes it. The response is flushed first: the client, which sees the
