@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"net"
-	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -11,23 +11,6 @@ import (
 
 	benchv1 "github.com/svcclient/svcclient/bench/gen/bench/v1"
 )
-
-// startH2C serves h over cleartext HTTP/2 (and HTTP/1.1) on loopback and
-// returns its address, for grpc-go's client.
-func startH2C(b *testing.B, h http.Handler) string {
-	b.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: h, Protocols: &p}
-	go func() { _ = srv.Serve(lis) }()
-	b.Cleanup(func() { _ = srv.Close() })
-	return lis.Addr().String()
-}
 
 // startGRPCServer serves Impl with grpc-go's own grpc.Server and returns
 // its address.
@@ -53,8 +36,8 @@ func BenchmarkGRPCProtocolServer(b *testing.B) {
 		name string
 		addr string
 	}{
-		{"svcclient", startH2C(b, svcHandler())},
-		{"connect-go", startH2C(b, connectHandler())},
+		{"svcclient", strings.TrimPrefix(startH2C(b, svcHandler()), "http://")},
+		{"connect-go", strings.TrimPrefix(startH2C(b, connectHandler()), "http://")},
 		{"grpc-go", startGRPCServer(b)},
 	}
 	for _, size := range Sizes {

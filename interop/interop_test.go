@@ -211,10 +211,15 @@ func TestConnectGoClientAgainstHandler(t *testing.T) {
 			if connect.CodeOf(stream.Err()) != connect.CodeInvalidArgument {
 				t.Errorf("Count(-1) ended with %v, want invalid_argument", stream.Err())
 			}
+			// Client streaming over HTTP/1.1 (http.DefaultClient).
 			sum := counter.Sum(ctx)
-			_ = sum.Send(&streamingv1.SumRequest{Number: 1})
-			if _, err := sum.CloseAndReceive(); connect.CodeOf(err) != connect.CodeUnimplemented {
-				t.Errorf("client streaming over HTTP: %v, want unimplemented", err)
+			for _, n := range []int64{1, 2, 3} {
+				if err := sum.Send(&streamingv1.SumRequest{Number: n}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if res, err := sum.CloseAndReceive(); err != nil || res.Msg.GetTotal() != 6 || res.Msg.GetCount() != 3 {
+				t.Errorf("Sum = %v, %v; want 6 of 3", res, err)
 			}
 		})
 	}

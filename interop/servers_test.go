@@ -3,6 +3,7 @@ package interop_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -43,11 +44,15 @@ func listen(t *testing.T) net.Listener {
 	return lis
 }
 
-// serveHTTP serves h on loopback until the test ends and returns its URL.
+// serveHTTP serves h on loopback, over HTTP/1.1 and cleartext HTTP/2
+// (h2c), until the test ends and returns its URL.
 func serveHTTP(t *testing.T, h http.Handler) string {
 	t.Helper()
 	lis := listen(t)
-	srv := &http.Server{Handler: h}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: h, Protocols: protocols}
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + lis.Addr().String()
@@ -123,6 +128,35 @@ func (connectCounter) Count(_ context.Context, req *connect.Request[streamingv1.
 	}
 	stream.ResponseTrailer().Set("X-Counted", "yes")
 	return nil
+}
+
+func (connectCounter) Sum(_ context.Context, stream *connect.ClientStream[streamingv1.SumRequest]) (*connect.Response[streamingv1.SumResponse], error) {
+	var total, count int64
+	for stream.Receive() {
+		total += stream.Msg().GetNumber()
+		count++
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err
+	}
+	resp := connect.NewResponse(&streamingv1.SumResponse{Total: total, Count: count})
+	resp.Trailer().Set("X-Summed", "yes")
+	return resp, nil
+}
+
+func (connectCounter) Echo(_ context.Context, stream *connect.BidiStream[streamingv1.EchoRequest, streamingv1.EchoResponse]) error {
+	for seq := int64(1); ; seq++ {
+		in, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&streamingv1.EchoResponse{Text: in.GetText(), Sequence: seq}); err != nil {
+			return err
+		}
+	}
 }
 
 type connectUsers struct {

@@ -12,7 +12,11 @@ type httpServer struct {
 }
 
 func newHTTPServer(h http.Handler) *httpServer {
-	return &httpServer{h: h, srv: &http.Server{Handler: h}}
+	// HTTP/1.1 and cleartext HTTP/2 (h2c), which bidi streams need.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &httpServer{h: h, srv: &http.Server{Handler: h, Protocols: protocols}}
 }
 
 func (s *httpServer) serve(lis net.Listener) { _ = s.srv.Serve(lis) }

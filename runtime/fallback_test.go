@@ -77,8 +77,9 @@ func grpcConn(t *testing.T, svc *runtime.Service, addr string) grpc.ClientConnIn
 }
 
 // httpConn serves svc on a loopback HTTP server (or dials addr if svc is
-// nil) and returns a Conn to it.
-func httpConn(t *testing.T, svc *runtime.Service, addr string) grpc.ClientConnInterface {
+// nil) and returns a Conn to it, speaking HTTP/1.1 (the Conn's options can
+// say otherwise).
+func httpConn(t *testing.T, svc *runtime.Service, addr string, opts ...httptransport.ClientOption) grpc.ClientConnInterface {
 	t.Helper()
 	if svc != nil {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,7 +91,7 @@ func httpConn(t *testing.T, svc *runtime.Service, addr string) grpc.ClientConnIn
 		t.Cleanup(srv.close)
 		addr = lis.Addr().String()
 	}
-	conn, err := httptransport.NewConn("http://" + addr)
+	conn, err := httptransport.NewConn("http://"+addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +260,22 @@ func (c *counter) Sum(stream grpc.ClientStreamingServer[streamingv1.SumRequest, 
 	}
 }
 
+func (c *counter) Echo(stream grpc.BidiStreamingServer[streamingv1.EchoRequest, streamingv1.EchoResponse]) error {
+	c.calls.Add(1)
+	for seq := int64(1); ; seq++ {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&streamingv1.EchoResponse{Text: in.GetText(), Sequence: seq}); err != nil {
+			return err
+		}
+	}
+}
+
 func TestFallbackStreams(t *testing.T) {
 	c := &counter{}
 	svc := streamingv1svc.NewCounterServiceService(c)
@@ -283,9 +300,18 @@ func TestFallbackStreams(t *testing.T) {
 	if len(got) != 3 || answeredBy != grpctransport.Name || c.calls.Load() != 1 {
 		t.Errorf("got %v answered by %q after %d calls; want [1 2 3] by grpc after 1", got, answeredBy, c.calls.Load())
 	}
-	// Client streaming: HTTP cannot carry it, so the call moves to gRPC
-	// before sending anything.
-	client = streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(httpConn(t, svc, ""), grpcConn(t, svc, "")))
+	// Client streaming: HTTP refused, so the call moves to gRPC before
+	// sending anything.
+	client = streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(httpConn(t, nil, deadAddress(t)), grpcConn(t, svc, "")))
+	if total, by := sumOver(t, client); total != 10 || by != grpctransport.Name {
+		t.Errorf("total %d answered by %q, want 10 by grpc", total, by)
+	}
+}
+
+// sumOver runs a client-streaming call of 1+2+3+4 over client and returns
+// the total and the transport that answered.
+func sumOver(t *testing.T, client streamingv1svc.CounterServiceClient) (total int64, answeredBy string) {
+	t.Helper()
 	sum, err := client.Sum(ctxFor(t), runtime.AnsweredBy(&answeredBy))
 	if err != nil {
 		t.Fatal(err)
@@ -299,8 +325,66 @@ func TestFallbackStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.GetTotal() != 10 || answeredBy != grpctransport.Name {
-		t.Errorf("total %d answered by %q, want 10 by grpc", res.GetTotal(), answeredBy)
+	return res.GetTotal(), answeredBy
+}
+
+// TestFallbackHTTPCarriesEveryKind checks that when gRPC cannot be
+// reached, HTTP carries every kind of call: unary and server streaming,
+// client streaming over HTTP/1.1 and HTTP/2, bidi over h2c.
+func TestFallbackHTTPCarriesEveryKind(t *testing.T) {
+	c := &counter{}
+	svc := streamingv1svc.NewCounterServiceService(c)
+	for _, tc := range []struct {
+		name string
+		opts []httptransport.ClientOption
+		bidi bool
+	}{
+		{"http1", nil, false},
+		{"h2c", []httptransport.ClientOption{httptransport.WithH2C()}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := streamingv1svc.NewCounterServiceClient(runtime.NewFallbackConn(grpcConn(t, nil, deadAddress(t)), httpConn(t, svc, "", tc.opts...)))
+			var answeredBy string
+			stream, err := client.Count(ctxFor(t), &streamingv1.CountRequest{To: 2}, runtime.AnsweredBy(&answeredBy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := stream.Recv(); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if answeredBy != httptransport.Name {
+				t.Errorf("server stream answered by %q", answeredBy)
+			}
+			if total, by := sumOver(t, client); total != 10 || by != httptransport.Name {
+				t.Errorf("client stream: total %d answered by %q, want 10 by http", total, by)
+			}
+			if !tc.bidi {
+				return
+			}
+			echo, err := client.Echo(ctxFor(t), runtime.AnsweredBy(&answeredBy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := echo.Send(&streamingv1.EchoRequest{Text: "hi"}); err != nil {
+				t.Fatal(err)
+			}
+			if resp, err := echo.Recv(); err != nil || resp.GetText() != "hi" {
+				t.Fatalf("Echo = %v, %v", resp, err)
+			}
+			if err := echo.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := echo.Recv(); err != io.EOF {
+				t.Fatalf("last Recv = %v, want io.EOF", err)
+			}
+			if answeredBy != httptransport.Name {
+				t.Errorf("bidi stream answered by %q", answeredBy)
+			}
+		})
 	}
 }
 

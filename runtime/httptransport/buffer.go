@@ -106,17 +106,35 @@ func (b *requestBody) release() {
 	}
 }
 
+// bodyReader reads a requestBody. net/http may close a body from one
+// goroutine while another reads it (HTTP/2 closes it to abort a request
+// whose stream ended), so Read and Close take turns: once Close returned,
+// no Read touches the buffer, which may already serve another request.
 type bodyReader struct {
 	body   *requestBody
+	mu     sync.Mutex
 	r      bytes.Reader
-	closed atomic.Bool
+	closed bool
 }
 
-func (r *bodyReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (r *bodyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errBodyClosed
+	}
+	return r.r.Read(p)
+}
 
 func (r *bodyReader) Close() error {
-	if r.closed.CompareAndSwap(false, true) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.r.Reset(nil)
 		r.body.release()
 	}
 	return nil
 }
+
+var errBodyClosed = errors.New("httptransport: read of a closed request body")

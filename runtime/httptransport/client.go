@@ -2,9 +2,11 @@ package httptransport
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -41,6 +43,9 @@ type Conn struct {
 	connectOnly bool
 	grpcWeb     bool // WithGRPCWeb: gRPC-Web on the gRPC path
 	readMax     int64
+	h2c         bool   // the HTTP client speaks HTTP/2 to http:// URLs
+	compressor  string // the default encoding of request messages
+	compressMin int    // messages smaller than this are not compressed
 
 	// Header values shared by every request; net/http never modifies them.
 	unaryContentType  []string
@@ -84,8 +89,20 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 		t.TLSClientConfig = cfg.tlsConfig
 		t.ForceAttemptHTTP2 = true
 		client = &http.Client{Transport: t}
+	case client == nil && cfg.h2c:
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(false)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
+		client = &http.Client{Transport: t}
 	case client == nil:
 		client = &http.Client{Transport: http.DefaultTransport}
+	}
+	switch cfg.compressor {
+	case "", encodingIdentity, encodingGzip:
+	default:
+		return nil, fmt.Errorf("httptransport: compression %q: gzip and identity are spoken", cfg.compressor)
 	}
 	client = refuseRedirects(client)
 	c := &Conn{
@@ -98,6 +115,12 @@ func NewConn(baseURL string, opts ...ClientOption) (*Conn, error) {
 		connectOnly: cfg.connectOnly,
 		grpcWeb:     cfg.grpcWeb,
 		readMax:     cfg.readMaxBytes,
+		h2c:         cfg.h2c,
+		compressor:  cfg.compressor,
+		compressMin: cfg.compressMin,
+	}
+	if c.compressMin == 0 {
+		c.compressMin = defaultCompressMinBytes
 	}
 	if c.jsonCodec == nil {
 		c.jsonCodec = defaultJSONCodec()
@@ -157,12 +180,12 @@ func (c *Conn) readLimit(ci *transport.CallInfo) int64 {
 // if it has one, on its Connect route otherwise.
 func (c *Conn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
 	ci := transport.ReadCallOptions(opts)
-	header, trailer, err := c.invoke(ctx, method, req, reply, &ci)
+	header, trailer, err := c.invoke(ctx, method, req, reply, &ci, opts)
 	ci.Finish(Name, header, trailer, err)
 	return err
 }
 
-func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *transport.CallInfo) (header, trailer metadata.MD, err error) {
+func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *transport.CallInfo, opts []grpc.CallOption) (header, trailer metadata.MD, err error) {
 	cm := c.method(method)
 	if cm.desc != nil && cm.desc.Kind != transport.Unary {
 		return nil, nil, transport.NotSent(status.Errorf(codes.Internal, "%s is a %s method: call it with NewStream", method, cm.desc.Kind))
@@ -174,7 +197,11 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 	if c.grpcWeb {
 		return c.invokeGRPCWeb(ctx, cm, in, out, ci)
 	}
-	hr, body, err := c.newRequest(ctx, cm, in, ci, false)
+	compressor, err := c.compressorFor(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	hr, body, err := c.newRequest(ctx, cm, in, ci, false, compressor)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,6 +222,15 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 		err = status.Errorf(codes.ResourceExhausted, "response of %d bytes is larger than the limit of %d bytes", resp.ContentLength, limit)
 	} else if rerr := readLimited(buf, resp.Body, limit); rerr != nil {
 		err = bodyError(ctx, rerr, limit)
+	} else if cm.rest == nil && resp.Header.Get(headerContentEncoding) == encodingGzip {
+		// Bounded like a plain body: a small body must not expand into
+		// unbounded memory.
+		var zr *gzip.Reader
+		out := getBuffer()
+		defer putBuffer(out)
+		if err = gunzipInto(out, &zr, bytes.NewReader(buf.Bytes()), limit); err == nil {
+			buf, out = out, buf
+		}
 	}
 	if cm.rest == nil {
 		header = responseMetadata(nil, resp.Header, "", connectTrailerPrefix)
@@ -250,7 +286,7 @@ func (c *Conn) responseCodec(contentType string) runtime.Codec {
 
 // newRequest builds the HTTP request for a call. The caller must release
 // the body once the exchange is over.
-func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *transport.CallInfo, stream bool) (*http.Request, *requestBody, error) {
+func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *transport.CallInfo, stream bool, compressor string) (*http.Request, *requestBody, error) {
 	if cm.err != nil {
 		return nil, nil, transport.NotSent(status.Errorf(codes.Internal, "%s: %v", cm.fullMethod, cm.err))
 	}
@@ -264,7 +300,7 @@ func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Messa
 	var hr *http.Request
 	var err error
 	if cm.rest == nil {
-		hr, err = c.connectRequest(ctx, cm, req, h, buf, stream)
+		hr, err = c.connectRequest(ctx, cm, req, h, buf, stream, compressor)
 		setMetadataHeaders(h, "", md)
 	} else {
 		hr, err = c.restRequest(ctx, cm, req, h, buf, stream)
@@ -284,17 +320,70 @@ func (c *Conn) newRequest(ctx context.Context, cm *clientMethod, req proto.Messa
 		hr.GetBody = body.getBody
 		hr.ContentLength = int64(buf.Len())
 	}
-	if len(ci.Peers) > 0 {
-		hr = hr.WithContext(httptrace.WithClientTrace(hr.Context(), &httptrace.ClientTrace{
-			GotConn: func(info httptrace.GotConnInfo) {
-				ci.SetPeer(&peer.Peer{Addr: info.Conn.RemoteAddr(), LocalAddr: info.Conn.LocalAddr()})
-			},
-		}))
-	}
-	return hr, body, nil
+	return tracePeer(hr, ci), body, nil
 }
 
-func (c *Conn) connectRequest(ctx context.Context, cm *clientMethod, req proto.Message, h http.Header, buf *bytes.Buffer, stream bool) (*http.Request, error) {
+// tracePeer fills the call's grpc.Peer options once hr has a connection.
+func tracePeer(hr *http.Request, ci *transport.CallInfo) *http.Request {
+	if len(ci.Peers) == 0 {
+		return hr
+	}
+	return hr.WithContext(httptrace.WithClientTrace(hr.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			ci.SetPeer(&peer.Peer{Addr: info.Conn.RemoteAddr(), LocalAddr: info.Conn.LocalAddr()})
+		},
+	}))
+}
+
+// newStreamingRequest builds the request of a client or bidi stream on the
+// method's Connect route, its body read from body as SendMsg writes it.
+func (c *Conn) newStreamingRequest(ctx context.Context, cm *clientMethod, ci *transport.CallInfo, compressor string, body io.ReadCloser) (*http.Request, error) {
+	if err := transport.ContextError(ctx); err != nil {
+		return nil, err
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	h := make(http.Header, 8+len(md))
+	h[headerUserAgent] = userAgentValue
+	h[headerConnectVersion] = connectVersionValue
+	h[headerContentType] = c.streamContentType
+	h[headerConnectAcceptEncoding] = gzipValue
+	if compressor != "" {
+		h[headerConnectEncoding] = []string{compressor}
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if t := encodeConnectTimeout(time.Until(deadline)); t != "" {
+			h[headerConnectTimeout] = []string{t}
+		}
+	}
+	setMetadataHeaders(h, "", md)
+	hr := newHTTPRequest(ctx, http.MethodPost, cm.connectURL, h)
+	hr.Body = body
+	hr.ContentLength = -1
+	return tracePeer(hr, ci), nil
+}
+
+// appendEnvelope appends msg to b as one envelope, compressed with
+// compressor if it is set and the message is not smaller than the
+// connection's minimum.
+func (c *Conn) appendEnvelope(b []byte, msg proto.Message, compressor string, zip **gzipCompressor) ([]byte, error) {
+	b = appendEnvelopeHeader(b, 0, 0)
+	b, err := c.codec.MarshalAppend(b, msg)
+	if err != nil {
+		return b[:0], status.Errorf(codes.Internal, "encoding request: %v", err)
+	}
+	if compressor == encodingGzip && len(b)-envelopePrefixLen >= c.compressMin {
+		if *zip == nil {
+			*zip = new(gzipCompressor)
+		}
+		z := (*zip).compress(b[envelopePrefixLen:])
+		b = append(b[:envelopePrefixLen], z...)
+		b[0] = flagCompressed
+	}
+	putLength(b, len(b)-envelopePrefixLen)
+	return b, nil
+}
+
+func (c *Conn) connectRequest(ctx context.Context, cm *clientMethod, req proto.Message, h http.Header, buf *bytes.Buffer, stream bool, compressor string) (*http.Request, error) {
 	h[headerConnectVersion] = connectVersionValue
 	if deadline, ok := ctx.Deadline(); ok {
 		if t := encodeConnectTimeout(time.Until(deadline)); t != "" {
@@ -305,17 +394,25 @@ func (c *Conn) connectRequest(ctx context.Context, cm *clientMethod, req proto.M
 	var err error
 	if stream {
 		h[headerContentType] = c.streamContentType
-		b = appendEnvelopeHeader(b, 0, 0)
-		b, err = c.codec.MarshalAppend(b, req)
-		if err == nil {
-			putLength(b, len(b)-envelopePrefixLen)
+		h[headerConnectAcceptEncoding] = gzipValue
+		if compressor != "" {
+			h[headerConnectEncoding] = []string{compressor}
+		}
+		var zip *gzipCompressor
+		if b, err = c.appendEnvelope(b, req, compressor, &zip); err != nil {
+			return nil, transport.NotSent(err)
 		}
 	} else {
 		h[headerContentType] = c.unaryContentType
+		h[headerAcceptEncoding] = gzipValue
 		b, err = c.codec.MarshalAppend(b, req)
-	}
-	if err != nil {
-		return nil, transport.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
+		if err != nil {
+			return nil, transport.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
+		}
+		if compressor == encodingGzip && len(b) >= c.compressMin {
+			b = appendCompressed(nil, b)
+			h[headerContentEncoding] = gzipValue
+		}
 	}
 	buf.Write(b)
 	return newHTTPRequest(ctx, http.MethodPost, cm.connectURL, h), nil

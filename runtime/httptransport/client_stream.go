@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -17,46 +18,98 @@ import (
 	"github.com/svcclient/svcclient/runtime/transport"
 )
 
-// NewStream opens a server-streaming call. The request goes out when the
-// stream's send side is closed (CloseSend), which also reports any error
-// that kept it from being sent; the response status arrives through
-// RecvMsg, as on grpc-go. Client and bidi streaming need a transport that
-// streams requests: they fail with Unimplemented.
+// NewStream opens a streaming call of any kind.
+//
+// Client and bidi streams go out at once, on the method's Connect route,
+// with a request body that streams: each SendMsg writes one envelope and
+// CloseSend ends the body. NewStream returns as soon as the request's
+// header is written, without waiting for the server's answer, as on
+// grpc-go: a call that could not be sent at all (no connection) fails here
+// and matches [runtime.ErrNotSent]; the server's answer, errors included,
+// arrives through Header and RecvMsg. Bidi streams need HTTP/2 (https, or
+// cleartext with [WithH2C]); over plain http without WithH2C they fail
+// here with Unimplemented, marked not sent.
+//
+// A server stream goes out at CloseSend, after its one SendMsg, on a REST
+// route if the method has one; CloseSend likewise returns once the request
+// is written.
 func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ci := transport.ReadCallOptions(opts)
-	if kind := transport.KindOf(desc); kind != transport.ServerStream {
-		err := transport.NotSent(unsupportedStreaming(method, kind))
-		if kind == transport.Unary {
-			err = transport.NotSent(status.Errorf(codes.Internal, "%s is a unary method: call it with Invoke", method))
-		}
+	if c.grpcWeb {
+		return c.newGRPCWebStream(ctx, desc, method, ci)
+	}
+	kind := transport.KindOf(desc)
+	fail := func(err error) (grpc.ClientStream, error) {
 		ci.Finish(Name, nil, nil, err)
 		return nil, err
+	}
+	if kind == transport.Unary {
+		return fail(transport.NotSent(status.Errorf(codes.Internal, "%s is a unary method: call it with Invoke", method)))
 	}
 	if err := transport.ContextError(ctx); err != nil {
-		ci.Finish(Name, nil, nil, err)
-		return nil, err
+		return fail(err)
 	}
-	return &clientStream{conn: c, ctx: ctx, method: c.method(method), info: ci}, nil
+	s := &clientStream{conn: c, ctx: ctx, method: c.method(method), kind: kind, info: ci, done: make(chan struct{})}
+	var err error
+	if s.compressor, err = c.compressorFor(opts); err != nil {
+		return fail(err)
+	}
+	if !kind.ClientStreams() {
+		return s, nil
+	}
+	if kind == transport.BidiStream && !c.fullDuplex() {
+		return fail(transport.NotSent(status.Errorf(codes.Unimplemented, "%s is a bidi streaming method, which needs HTTP/2: use an https base URL, or WithH2C for cleartext HTTP/2", method)))
+	}
+	if err := s.openRequestStream(); err != nil {
+		return fail(err)
+	}
+	return s, nil
 }
 
-// clientStream is a server-streaming call: one request, then a response
-// read message by message, in Connect envelopes on the Connect route or in
-// grpc-gateway's newline-delimited JSON on a REST route.
+// fullDuplex reports whether c's requests can stream both ways at once.
+// Cleartext HTTP/1.1 cannot be relied on for that (proxies, and most
+// servers, read the whole request before answering); https negotiates
+// HTTP/2 with any server that speaks it.
+func (c *Conn) fullDuplex() bool {
+	return c.h2c || c.scheme == "https"
+}
+
+// clientStream is a streaming call: a Connect request whose body streams
+// (client and bidi streams) or holds one message (server streams, on the
+// Connect route or on a REST route), and a response read message by
+// message, in Connect envelopes or in grpc-gateway's newline-delimited
+// JSON.
 type clientStream struct {
-	conn   *Conn
-	ctx    context.Context
-	method *clientMethod
-	info   transport.CallInfo
+	conn       *Conn
+	ctx        context.Context
+	method     *clientMethod
+	kind       transport.StreamKind
+	info       transport.CallInfo
+	compressor string // "" or "gzip": how request messages are compressed
 
-	req    proto.Message
-	closed bool // CloseSend was called
+	// The send side.
+	req     proto.Message   // a server stream's one request
+	closed  bool            // CloseSend was called
+	body    *io.PipeWriter  // client and bidi streams: the request body
+	sendBuf []byte          // the envelope being written
+	zip     *gzipCompressor // compresses request messages
 
-	resp     *http.Response
+	// done is closed once the round trip returned: resp or doErr is set.
+	done    chan struct{}
+	resp    *http.Response
+	doErr   error
+	cancel  context.CancelFunc // ends the round trip; nil until it starts
+	started bool               // the round trip started: done will close
+
+	// The receive side, used by one goroutine at a time, as grpc-go allows.
+	begun    bool
 	reader   *bufio.Reader
 	envelope []byte
 	ndjson   *ndjsonReader
 	header   metadata.MD
 	limit    int64
+	unzip    *gzipDecompressor // set when the server compresses messages
+	received bool              // a response message arrived (unary-response kinds)
 
 	mu       sync.Mutex
 	stopCtx  func() bool
@@ -67,48 +120,66 @@ type clientStream struct {
 
 func (s *clientStream) Context() context.Context { return s.ctx }
 
-// SendMsg records the call's one request; it is sent by CloseSend.
-func (s *clientStream) SendMsg(m any) error {
-	if s.closed || s.req != nil {
-		return status.Error(codes.Internal, "SendMsg: a server-streaming call takes exactly one request")
+// openRequestStream sends the header of a client or bidi stream's request,
+// whose body is written by SendMsg.
+func (s *clientStream) openRequestStream() error {
+	pr, pw := io.Pipe()
+	hr, err := s.conn.newStreamingRequest(s.ctx, s.method, &s.info, s.compressor, pr)
+	if err != nil {
+		return err
 	}
-	msg, ok := m.(proto.Message)
-	if !ok {
-		return status.Errorf(codes.Internal, "SendMsg: %T is not a proto.Message", m)
-	}
-	s.req = msg
-	return nil
+	s.body = pw
+	return s.start(hr, nil)
 }
 
-// CloseSend sends the request and waits for the response to begin. Errors
-// that kept the request from being answered at all (no connection, say)
-// are returned here and by every later call.
-func (s *clientStream) CloseSend() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.req == nil {
-		return s.finish(status.Error(codes.Internal, "CloseSend: no request was sent"))
-	}
-	hr, body, err := s.conn.newRequest(s.ctx, s.method, s.req, &s.info, true)
-	if err != nil {
-		return s.finish(err)
-	}
-	defer body.release()
-	resp, err := s.conn.httpClient.Do(hr)
-	if err != nil {
-		return s.finish(transportError(s.ctx, err))
-	}
-	if err := redirectError(resp); err != nil {
-		resp.Body.Close()
-		return s.finish(err)
-	}
-	s.resp = resp
+// start runs the round trip of hr in the background and waits until its
+// header is written, or until it fails. A failure before then means the
+// request never left: it is marked not sent so that a fallback may move on.
+func (s *clientStream) start(hr *http.Request, body *requestBody) error {
+	wrote := make(chan struct{})
+	var once sync.Once
+	ctx, cancel := context.WithCancel(hr.Context())
+	hr = hr.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { once.Do(func() { close(wrote) }) },
+	}))
 	s.limit = s.conn.readLimit(&s.info)
-	if err := s.begin(resp); err != nil {
-		s.finish(err)
-		return nil
+	s.started = true
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	go func() {
+		resp, err := s.conn.httpClient.Do(hr)
+		if body != nil {
+			body.release()
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.doErr = transportError(s.ctx, err)
+		} else {
+			s.resp = resp
+		}
+		finished := s.finished
+		s.mu.Unlock()
+		close(s.done)
+		if finished && resp != nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-s.done:
+		if s.doErr != nil {
+			err := s.doErr
+			select {
+			case <-wrote:
+			default:
+				err = transport.NotSent(err)
+			}
+			if s.body != nil {
+				s.body.CloseWithError(err)
+			}
+			return s.finish(err)
+		}
 	}
 	if s.ctx.Done() != nil {
 		// Ends the call, and frees its connection, even if the caller stops
@@ -121,9 +192,105 @@ func (s *clientStream) CloseSend() error {
 	return nil
 }
 
+// SendMsg sends one request message. On a client or bidi stream it is
+// written to the request body at once; a server stream's one request is
+// sent by CloseSend. As on grpc-go, SendMsg returns io.EOF once the call
+// has ended; RecvMsg then returns its status.
+func (s *clientStream) SendMsg(m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "SendMsg: %T is not a proto.Message", m)
+	}
+	if s.closed {
+		return status.Error(codes.Internal, "SendMsg after CloseSend")
+	}
+	if s.body == nil {
+		if s.req != nil {
+			return status.Error(codes.Internal, "SendMsg: a server-streaming call takes exactly one request")
+		}
+		s.req = msg
+		return nil
+	}
+	if err := s.ended(); err != nil {
+		return io.EOF
+	}
+	b, err := s.conn.appendEnvelope(s.sendBuf[:0], msg, s.compressor, &s.zip)
+	if err != nil {
+		return err
+	}
+	if max := s.info.MaxSendMsgSize; max > 0 && len(b)-envelopePrefixLen > max {
+		return status.Errorf(codes.ResourceExhausted, "request message of %d bytes is larger than the limit of %d bytes", len(b)-envelopePrefixLen, max)
+	}
+	s.sendBuf = b
+	if _, err := s.body.Write(b); err != nil {
+		// The round trip ended and closed the body: the call's status is
+		// RecvMsg's to report.
+		return io.EOF
+	}
+	if cap(s.sendBuf) > maxPooledBuffer {
+		s.sendBuf = nil // one huge message does not pin its memory
+	}
+	return nil
+}
+
+// CloseSend ends the request. On a server stream it sends the one request
+// and returns once it is written: errors that kept it from leaving (no
+// connection, say) are returned here and by every later call.
+func (s *clientStream) CloseSend() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.body != nil {
+		return s.body.Close()
+	}
+	if s.req == nil {
+		return s.finish(status.Error(codes.Internal, "CloseSend: no request was sent"))
+	}
+	hr, body, err := s.conn.newRequest(s.ctx, s.method, s.req, &s.info, true, s.compressor)
+	if err != nil {
+		return s.finish(err)
+	}
+	return s.start(hr, body)
+}
+
+// await waits for the response to begin and checks its status and content
+// type, once.
+func (s *clientStream) await() error {
+	if s.begun {
+		return nil
+	}
+	if !s.started {
+		if err := s.ended(); err != nil {
+			return err
+		}
+		return status.Error(codes.Internal, "the request has not been sent (call CloseSend)")
+	}
+	select {
+	case <-s.done:
+	case <-s.ctx.Done():
+		// The round trip ends too, and frees what it holds.
+		return s.finish(transport.ContextError(s.ctx))
+	}
+	if err := s.ended(); err != nil {
+		return err
+	}
+	s.begun = true
+	if s.doErr != nil {
+		return s.finish(s.doErr)
+	}
+	if err := redirectError(s.resp); err != nil {
+		return s.finish(err)
+	}
+	if err := s.begin(s.resp); err != nil {
+		return s.finish(err)
+	}
+	return nil
+}
+
 // begin checks the response's status and content type.
 func (s *clientStream) begin(resp *http.Response) error {
-	rest := s.method.rest != nil
+	rest := s.method.rest != nil && s.body == nil
 	if rest {
 		s.header = responseMetadata(nil, resp.Header, gatewayMetadataPrefix, "")
 	} else {
@@ -157,17 +324,25 @@ func (s *clientStream) begin(resp *http.Response) error {
 	if !streaming || name != s.conn.codec.Name() {
 		return status.Errorf(codes.Internal, "unexpected response content type %q for a %s stream", ct, s.conn.codec.Name())
 	}
+	switch enc := resp.Header.Get(headerConnectEncoding); enc {
+	case "", "identity":
+	case "gzip":
+		s.unzip = new(gzipDecompressor)
+	default:
+		return status.Errorf(codes.Internal, "protocol error: the server compressed the stream with %q, which was not offered", enc)
+	}
 	s.reader = bufio.NewReader(resp.Body)
 	return nil
 }
 
-// Header returns the response header once the response has begun.
+// Header returns the response header. It waits for the response to begin,
+// and returns the call's error if it failed before that.
 func (s *clientStream) Header() (metadata.MD, error) {
-	if s.resp == nil {
-		if err := s.ended(); err != nil && err != io.EOF {
-			return nil, err
+	if err := s.await(); err != nil {
+		if errors.Is(err, io.EOF) {
+			return s.header, nil
 		}
-		return nil, status.Error(codes.Internal, "Header: the request has not been sent (call CloseSend)")
+		return nil, err
 	}
 	return s.header, nil
 }
@@ -183,17 +358,20 @@ func (s *clientStream) Trailer() metadata.MD {
 }
 
 // RecvMsg reads the next response message into m. It returns io.EOF once
-// the stream ended well, and the call's status error otherwise.
+// the stream ended well, and the call's status error otherwise. On a
+// client stream, whose one response ends the call, it reads on to the end
+// of the stream, so that the call's status and trailer are known when it
+// returns, as on grpc-go.
 func (s *clientStream) RecvMsg(m any) error {
 	if err := s.ended(); err != nil {
 		return err
 	}
-	if s.resp == nil {
-		return status.Error(codes.Internal, "RecvMsg: the request has not been sent (call CloseSend)")
-	}
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "RecvMsg: %T is not a proto.Message", m)
+	}
+	if err := s.await(); err != nil {
+		return err
 	}
 	var err error
 	if s.ndjson != nil {
@@ -202,9 +380,24 @@ func (s *clientStream) RecvMsg(m any) error {
 		err = s.recvEnvelope(msg)
 	}
 	if err != nil {
+		if errors.Is(err, io.EOF) && !s.kind.ServerStreams() && !s.received {
+			err = status.Error(codes.Internal, "protocol error: the stream ended without a response message")
+		}
 		return s.finish(err)
 	}
-	return nil
+	if s.kind.ServerStreams() {
+		return nil
+	}
+	s.received = true
+	switch err := s.recvEnvelope(nil); {
+	case errors.Is(err, io.EOF):
+		s.finish(io.EOF)
+		return nil
+	case err != nil:
+		return s.finish(err)
+	default:
+		return s.finish(status.Error(codes.Internal, "protocol error: more than one response message for a client-streaming method"))
+	}
 }
 
 func (s *clientStream) recvEnvelope(msg proto.Message) error {
@@ -220,7 +413,12 @@ func (s *clientStream) recvEnvelope(msg proto.Message) error {
 	}
 	s.envelope = data[:0]
 	if flags&flagCompressed != 0 {
-		return status.Error(codes.Internal, "protocol error: compressed message, but no compression was negotiated")
+		if s.unzip == nil {
+			return status.Error(codes.Internal, "protocol error: compressed message, but no compression was negotiated")
+		}
+		if data, err = s.unzip.decompress(data, s.limit); err != nil {
+			return err
+		}
 	}
 	if flags&flagEndStream != 0 {
 		endErr, trailer := parseEndStream(data)
@@ -231,6 +429,9 @@ func (s *clientStream) recvEnvelope(msg proto.Message) error {
 			return endErr
 		}
 		return io.EOF
+	}
+	if msg == nil {
+		return nil // a message where none was expected: the caller fails it
 	}
 	if err := s.conn.codec.Unmarshal(data, msg); err != nil {
 		return status.Errorf(codes.Internal, "decoding response message: %v", err)
@@ -291,12 +492,21 @@ func (s *clientStream) finish(err error) error {
 	s.finished = true
 	s.err = err
 	header, trailer, stop := s.header, s.trailer, s.stopCtx
+	// A round trip still running closes its response itself when it ends.
+	resp, cancel := s.resp, s.cancel
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
-	if s.resp != nil {
-		s.resp.Body.Close()
+	if s.body != nil {
+		// Unblocks a SendMsg waiting for the transport to read.
+		s.body.CloseWithError(io.EOF)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if cancel != nil {
+		cancel()
 	}
 	callErr := err
 	if errors.Is(err, io.EOF) {

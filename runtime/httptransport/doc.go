@@ -10,9 +10,23 @@
 // template, the rule's body, every other set field as a query parameter.
 // Server-streaming methods stream Connect envelopes on Connect routes and
 // grpc-gateway's newline-delimited {"result": ...} objects on REST routes.
-// Client and bidi streaming need a transport that streams requests (grpc,
-// inprocess): over HTTP they fail with Unimplemented, before anything is
-// sent.
+// Client and bidi streams go on Connect routes, the request body a stream
+// of envelopes written as the caller sends: client streaming over HTTP/1.1
+// and HTTP/2, bidi over HTTP/2 only (https, or cleartext with [WithH2C]);
+// over plain HTTP/1.1 a bidi call fails with Unimplemented before anything
+// is sent. Every stream opens at once, without waiting for the server's
+// first message; the server's answer, errors included, arrives through
+// Header and RecvMsg.
+//
+// gzip is negotiated as the Connect protocol defines it: the client
+// accepts it always and compresses when asked ([WithCompression],
+// grpc.UseCompressor); the handler compresses what clients accept. Messages
+// under 1 KiB go uncompressed ([WithCompressMinBytes]); decompression is
+// bounded by the read limit ([WithReadMaxBytes]).
+//
+// The handler serves HTTP/1.1 and HTTP/2 as its http.Server does; for
+// cleartext HTTP/2 (h2c), set the server's Protocols
+// (SetUnencryptedHTTP2) or wrap the handler with golang.org/x/net/http2/h2c.
 //
 // [NewHandler] returns the server half, an http.Handler that serves a
 // [runtime.Service] on the Connect route of every method and on the REST
@@ -33,12 +47,11 @@
 // handlers.
 //
 // Call options behave as on grpc-go: every grpc.Header, grpc.Trailer,
-// grpc.Peer and grpc.OnFinish given is filled or run once, and
-// grpc.MaxCallRecvMsgSize and grpc.MaxCallSendMsgSize bound the call. The
-// transport cannot honour, and ignores:
+// grpc.Peer and grpc.OnFinish given is filled or run once,
+// grpc.MaxCallRecvMsgSize and grpc.MaxCallSendMsgSize bound the call, and
+// grpc.UseCompressor("gzip") compresses it. The transport cannot honour,
+// and ignores:
 //
-//   - grpc.UseCompressor: requests are sent uncompressed (the handler
-//     accepts gzip from other clients);
 //   - grpc.CallContentSubtype, grpc.ForceCodec, grpc.ForceCodecV2: the
 //     codec is the Conn's ([WithCodec]);
 //   - grpc.WaitForReady: net/http dials per request, so there is no
@@ -49,8 +62,8 @@
 //   - grpc.MaxRetryRPCBufferSize: the transport does not retry.
 //
 // In handlers, grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work;
-// grpc.SetSendCompressor does not (it returns an error: responses are never
-// compressed).
+// grpc.SetSendCompressor does not (it returns an error: the handler
+// compresses as the client's Accept-Encoding allows).
 //
 // Errors are gRPC status errors with their details, on both sides: Connect's
 // error JSON on Connect routes, google.rpc.Status on REST routes. Metadata

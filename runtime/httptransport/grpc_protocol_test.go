@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -74,21 +73,10 @@ func grpcHandler(opts ...httptransport.HandlerOption) *httptransport.Handler {
 	return h
 }
 
-// serveH2C serves h over HTTP/1.1 and cleartext HTTP/2 on a loopback port
-// and returns its address.
-func serveH2C(t *testing.T, h http.Handler) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: h, Protocols: &p}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return lis.Addr().String()
+// serveH2CAddr serves h over HTTP/1.1 and cleartext HTTP/2 and returns its
+// host:port, as grpc.NewClient takes it.
+func serveH2CAddr(t *testing.T, h http.Handler) string {
+	return strings.TrimPrefix(serveH2C(t, h), "http://")
 }
 
 func grpcDial(t *testing.T, target string, opts ...grpc.DialOption) *grpc.ClientConn {
@@ -113,7 +101,7 @@ func h2cClient() *http.Client {
 }
 
 func TestGRPCProtocolUnary(t *testing.T) {
-	cc := grpcDial(t, serveH2C(t, grpcHandler()))
+	cc := grpcDial(t, serveH2CAddr(t, grpcHandler()))
 	greeter := helloworld.NewGreeterClient(cc)
 	ctx := testContext(t)
 
@@ -211,7 +199,7 @@ func TestGRPCProtocolUnary(t *testing.T) {
 }
 
 func TestGRPCProtocolStreaming(t *testing.T) {
-	counter := streamingv1.NewCounterServiceClient(grpcDial(t, serveH2C(t, grpcHandler())))
+	counter := streamingv1.NewCounterServiceClient(grpcDial(t, serveH2CAddr(t, grpcHandler())))
 	ctx := testContext(t)
 
 	t.Run("server", func(t *testing.T) {
@@ -385,7 +373,7 @@ func grpcStatusOf(resp *http.Response) (string, string) {
 // TestGRPCProtocolMalformed sends what grpc-go's client never sends: the
 // handler answers with a status and serves on.
 func TestGRPCProtocolMalformed(t *testing.T) {
-	addr := serveH2C(t, grpcHandler(httptransport.WithReadMaxBytes(1024)))
+	addr := serveH2CAddr(t, grpcHandler(httptransport.WithReadMaxBytes(1024)))
 	const sayHello = "/helloworld.Greeter/SayHello"
 	hello, _ := proto.Marshal(&helloworld.HelloRequest{Name: "raw"})
 	var bomb bytes.Buffer
@@ -434,7 +422,7 @@ func TestGRPCProtocolMalformed(t *testing.T) {
 // TestGRPCProtocolOverHTTP1 refuses gRPC over HTTP/1.1, which cannot carry
 // its trailers.
 func TestGRPCProtocolOverHTTP1(t *testing.T) {
-	addr := serveH2C(t, grpcHandler())
+	addr := serveH2CAddr(t, grpcHandler())
 	req, _ := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+addr+"/helloworld.Greeter/SayHello", bytes.NewReader(grpcEnvelope(0, nil)))
 	req.Header.Set("Content-Type", "application/grpc")
 	resp, err := http.DefaultClient.Do(req)
@@ -455,7 +443,7 @@ func itoa(c codes.Code) string { return strconv.Itoa(int(c)) }
 // TestGRPCProtocolNeverREST: a gRPC request on a REST route's path is not
 // a REST call: it gets Unimplemented, as from any gRPC server.
 func TestGRPCProtocolNeverREST(t *testing.T) {
-	addr := serveH2C(t, httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
+	addr := serveH2CAddr(t, httptransport.NewHandler(usersv1svc.NewUserServiceService(conformance.EchoUsers{})))
 	resp, _ := rawGRPC(t, addr, "/v1/users", http.Header{}, grpcEnvelope(0, nil))
 	if code, msg := grpcStatusOf(resp); code != itoa(codes.Unimplemented) {
 		t.Errorf("gRPC POST /v1/users: HTTP %d, grpc-status %q (%q), want Unimplemented", resp.StatusCode, code, msg)
@@ -466,7 +454,7 @@ func TestGRPCProtocolNeverREST(t *testing.T) {
 // request with gzip and accepts gzip gets responses of 1 KiB or more
 // compressed, smaller ones not.
 func TestGRPCProtocolResponseCompression(t *testing.T) {
-	addr := serveH2C(t, grpcHandler())
+	addr := serveH2CAddr(t, grpcHandler())
 	for _, tc := range []struct {
 		name       string
 		compressed bool

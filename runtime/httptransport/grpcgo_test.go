@@ -142,7 +142,18 @@ func TestGRPCGoClients(t *testing.T) {
 	})
 	t.Run("client stream", func(t *testing.T) {
 		stream, err := streamingv1.NewCounterServiceClient(conn).Sum(ctx)
-		wantUnimplementedStream(t, stream, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int64{1, 2, 3} {
+			if err := stream.Send(&streamingv1.SumRequest{Number: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reply, err := stream.CloseAndRecv()
+		if err != nil || reply.GetTotal() != 6 || reply.GetCount() != 3 {
+			t.Fatalf("Sum = %v, %v; want 6 of 3 numbers", reply, err)
+		}
 	})
 
 	users := usersv1.NewUserServiceClient(conn)
@@ -291,8 +302,10 @@ func TestConformanceRegistered(t *testing.T) {
 			for _, s := range services {
 				h.Register(s)
 			}
-			return dial(t, serveHTTP(t, h))
+			return dial(t, serveH2C(t, h), httptransport.WithH2C())
 		},
 		ServerStreaming: true,
+		ClientStreaming: true,
+		BidiStreaming:   true,
 	})
 }

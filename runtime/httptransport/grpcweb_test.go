@@ -118,7 +118,7 @@ func callGRPCWeb(t *testing.T, client *http.Client, url, contentType string, hea
 func TestGRPCWebProtocol(t *testing.T) {
 	h := grpcHandler()
 	http1 := serveHTTP(t, h)
-	h2c := "http://" + serveH2C(t, grpcHandler())
+	h2c := serveH2C(t, grpcHandler())
 	for _, tc := range []struct {
 		name, base, contentType string
 		client                  *http.Client

@@ -54,6 +54,8 @@ type Handler struct {
 	// fields in requests ignored.
 	restJSON *runtime.JSONCodec
 	readMax  int64
+	// compressMin is the smallest response message compressed; -1: all.
+	compressMin int
 
 	mu sync.Mutex // serialises registrations
 	// table is replaced whole by each registration and never changed in
@@ -96,7 +98,7 @@ func NewHandler(svc *runtime.Service, opts ...HandlerOption) *Handler {
 	for _, o := range opts {
 		o.applyToHandler(&cfg)
 	}
-	h := &Handler{json: cfg.jsonCodec, restJSON: cfg.jsonCodec, readMax: cfg.readMaxBytes}
+	h := &Handler{json: cfg.jsonCodec, restJSON: cfg.jsonCodec, readMax: cfg.readMaxBytes, compressMin: cfg.compressMin}
 	if h.json == nil {
 		h.json, h.restJSON = defaultJSONCodec(), gatewayJSONCodec()
 	}

@@ -97,14 +97,11 @@ func writeUnsupportedMediaType(w http.ResponseWriter, streaming bool) {
 	w.WriteHeader(http.StatusUnsupportedMediaType)
 }
 
-// connectRequestError refuses a request this handler cannot serve: a
-// protocol version it does not speak, or a method that streams requests.
+// connectRequestError refuses a request in a protocol version this
+// handler does not speak.
 func connectRequestError(r *http.Request, hm *handlerMethod) error {
 	if v := r.Header[headerConnectVersion]; len(v) > 0 && v[0] != connectProtocolVersion {
 		return status.Errorf(codes.InvalidArgument, "%s must be %q, got %q", headerConnectVersion, connectProtocolVersion, v[0])
-	}
-	if m := hm.handler.Method; m.Kind.ClientStreams() {
-		return unsupportedStreaming(m.FullMethod, m.Kind)
 	}
 	return nil
 }
@@ -138,7 +135,7 @@ func (h *Handler) serveConnectUnary(w http.ResponseWriter, r *http.Request, hm *
 		buf.Reset()
 		var b []byte
 		if b, err = codec.MarshalAppend(buf.AvailableBuffer(), resp); err == nil {
-			writeConnectUnary(w, header, trailer, req.codecName, b)
+			h.writeConnectUnary(w, r, header, trailer, req.codecName, b)
 			return
 		}
 		err = status.Errorf(codes.Internal, "encoding %s response: %v", m.FullMethod, err)
@@ -156,11 +153,20 @@ func (h *Handler) readConnectUnaryRequest(r *http.Request, buf *bytes.Buffer, ge
 	return h.readBody(r, buf, r.Header.Get(headerContentEncoding))
 }
 
-func writeConnectUnary(w http.ResponseWriter, header, trailer metadata.MD, codecName string, body []byte) {
+// writeConnectUnary writes a unary response, gzip-compressed if the client
+// accepts it and it is not smaller than the handler's minimum.
+func (h *Handler) writeConnectUnary(w http.ResponseWriter, r *http.Request, header, trailer metadata.MD, codecName string, body []byte) {
 	hdr := w.Header()
 	writeMetadata(w, "", header)
 	writeMetadata(w, connectTrailerPrefix, trailer)
 	hdr[headerContentType] = contentTypeForCodec[codecName]
+	if len(body) >= h.compressMinBytes() && acceptsGzip(r.Header[headerAcceptEncoding]) {
+		zbuf := getBuffer()
+		defer putBuffer(zbuf)
+		zbuf.Write(appendCompressed(zbuf.AvailableBuffer(), body))
+		body = zbuf.Bytes()
+		hdr[headerContentEncoding] = gzipValue
+	}
 	hdr[headerContentLength] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)

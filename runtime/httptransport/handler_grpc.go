@@ -221,7 +221,7 @@ func (s *grpcStream) send(msg proto.Message) error {
 		zbuf := getBuffer()
 		defer putBuffer(zbuf)
 		z := appendEnvelopeHeader(zbuf.AvailableBuffer(), flagCompressed, 0)
-		z = appendGzip(z, b[envelopePrefixLen:])
+		z = appendCompressed(z, b[envelopePrefixLen:])
 		b = append(b[:0], z...)
 	}
 	putLength(b, len(b)-envelopePrefixLen)

@@ -1,11 +1,13 @@
 package httptransport
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -35,6 +37,18 @@ type serverStream struct {
 	received    bool
 	wroteHeader bool
 	buf         bytes.Buffer
+
+	// Client and bidi streams: the request body, read message by message.
+	body     *bufio.Reader
+	envelope []byte
+	limit    int64
+	unzip    *gzipDecompressor // the client compresses its messages
+
+	// Compression of response messages on the Connect route: negotiated by
+	// the client's Connect-Accept-Encoding.
+	gzip        bool
+	compressMin int
+	zip         *gzipCompressor
 }
 
 func newServerStream(w http.ResponseWriter, m *transport.MethodDesc, rest *restBinding, codec runtime.Codec, codecName string) *serverStream {
@@ -47,12 +61,38 @@ func newServerStream(w http.ResponseWriter, m *transport.MethodDesc, rest *restB
 func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm *handlerMethod, codec runtime.Codec, codecName string) {
 	m := hm.handler.Method
 	s := newServerStream(w, m, nil, codec, codecName)
+	s.gzip = acceptsGzip(r.Header[headerConnectAcceptEncoding])
+	s.compressMin = h.compressMinBytes()
 	ctx, cancel, err := h.callContext(r, s.call, false)
 	if cancel != nil {
 		defer cancel()
 	}
-	var req proto.Message
 	if err == nil {
+		err = s.requestEncoding(r)
+	}
+	var req proto.Message
+	switch {
+	case err != nil:
+	case m.Kind.ClientStreams():
+		if m.Kind == transport.BidiStream && r.ProtoMajor == 1 {
+			// HTTP/1.1 lets a Go server answer while the request streams
+			// only if asked: a bidi call's answers must not wait for the
+			// request's end. (HTTP/2 always can.) Such a connection reads
+			// its next request only after this body is read to its end,
+			// which the method may not have done.
+			if s.rc.EnableFullDuplex() == nil {
+				defer func() {
+					_ = s.rc.Flush()
+					// A client that neither ends its request nor closes
+					// the connection holds it no longer than this.
+					_ = s.rc.SetReadDeadline(time.Now().Add(drainTimeout))
+					drain(r.Body, h.readMax)
+				}()
+			}
+		}
+		s.body = bufio.NewReader(r.Body)
+		s.limit = h.readMax
+	default:
 		req, err = h.readEnvelopedRequest(r, m, codec)
 	}
 	if err != nil {
@@ -60,6 +100,73 @@ func (h *Handler) serveConnectStream(w http.ResponseWriter, r *http.Request, hm 
 		return
 	}
 	s.serve(ctx, hm.handler, req, false)
+}
+
+// drainTimeout bounds how long a bidi call over HTTP/1.1 waits, after the
+// method returned, for the client to end its request.
+const drainTimeout = 5 * time.Second
+
+// drain reads what is left of a request body, up to limit bytes, and
+// closes it. The response is flushed first: the client, which sees the
+// call's end, then ends its request.
+func drain(body io.ReadCloser, limit int64) {
+	if limit <= 0 {
+		limit = defaultReadMaxBytes
+	}
+	_, _ = io.CopyN(io.Discard, body, limit)
+	_ = body.Close()
+}
+
+// requestEncoding checks the encoding a client compresses its messages
+// with: identity or gzip.
+func (s *serverStream) requestEncoding(r *http.Request) error {
+	switch enc := r.Header.Get(headerConnectEncoding); enc {
+	case "", encodingIdentity:
+		return nil
+	case encodingGzip:
+		s.unzip = new(gzipDecompressor)
+		return nil
+	default:
+		return status.Errorf(codes.Unimplemented, "unknown %s %q: this server accepts gzip and identity", headerConnectEncoding, enc)
+	}
+}
+
+// recvEnvelope reads the next request message of a client or bidi stream.
+func (s *serverStream) recvEnvelope(dst proto.Message) error {
+	flags, data, err := readEnvelope(s.body, s.envelope[:0], s.limit)
+	if err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		if ctxErr := transport.ContextError(s.ctx); ctxErr != nil {
+			return ctxErr
+		}
+		if st, ok := status.FromError(err); ok {
+			if st.Code() == codes.Internal {
+				// A truncated envelope is the client's fault, not the
+				// server's: connect-go answers it with InvalidArgument too.
+				return status.Error(codes.InvalidArgument, st.Message())
+			}
+			return err
+		}
+		return status.Errorf(codes.InvalidArgument, "reading request: %v", err)
+	}
+	s.envelope = data[:0]
+	if flags&flagEndStream != 0 {
+		return status.Error(codes.InvalidArgument, "protocol error: end-of-stream flag on a request message")
+	}
+	if flags&flagCompressed != 0 {
+		if s.unzip == nil {
+			return status.Error(codes.InvalidArgument, "protocol error: compressed message, but no Connect-Content-Encoding")
+		}
+		if data, err = s.unzip.decompress(data, s.limit); err != nil {
+			return err
+		}
+	}
+	if err := s.codec.Unmarshal(data, dst); err != nil {
+		return decodeError(s.method.FullMethod+" request", err)
+	}
+	return nil
 }
 
 // readEnvelopedRequest reads the one enveloped request of a Connect server
@@ -148,6 +255,10 @@ func (s *serverStream) writeHeader(md metadata.MD, httpStatus int) {
 	if s.rest == nil {
 		writeMetadata(s.w, "", md)
 		hdr[headerContentType] = []string{connectStreamingPrefix + s.codecCT}
+		hdr[headerConnectAcceptEncoding] = gzipValue
+		if s.gzip {
+			hdr[headerConnectEncoding] = gzipValue
+		}
 	} else {
 		writeMetadata(s.w, gatewayMetadataPrefix, md)
 		hdr[headerContentType] = jsonContentType
@@ -183,16 +294,21 @@ func (s *serverStream) SetHeader(md metadata.MD) error  { return s.call.SetHeade
 func (s *serverStream) SendHeader(md metadata.MD) error { return s.call.SendHeader(md) }
 func (s *serverStream) SetTrailer(md metadata.MD)       { _ = s.call.SetTrailer(md) }
 
-// RecvMsg hands the handler the call's one request, then io.EOF.
+// RecvMsg hands the handler the next request message: on a client or bidi
+// stream read from the body as it arrives, on a server stream the call's
+// one request. It returns io.EOF after the last.
 func (s *serverStream) RecvMsg(m any) error {
-	if s.received {
-		return io.EOF
-	}
-	s.received = true
 	dst, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "RecvMsg: %T is not a proto.Message", m)
 	}
+	if s.body != nil {
+		return s.recvEnvelope(dst)
+	}
+	if s.received {
+		return io.EOF
+	}
+	s.received = true
 	proto.Reset(dst)
 	proto.Merge(dst, s.req)
 	return nil
@@ -216,6 +332,14 @@ func (s *serverStream) SendMsg(m any) error {
 		b := appendEnvelopeHeader(s.buf.AvailableBuffer(), 0, 0)
 		b, err = s.codec.MarshalAppend(b, msg)
 		if err == nil {
+			if s.gzip && len(b)-envelopePrefixLen >= s.compressMin {
+				if s.zip == nil {
+					s.zip = new(gzipCompressor)
+				}
+				z := s.zip.compress(b[envelopePrefixLen:])
+				b = append(b[:envelopePrefixLen], z...)
+				b[0] = flagCompressed
+			}
 			putLength(b, len(b)-envelopePrefixLen)
 			s.buf.Write(b)
 		}

@@ -3,6 +3,7 @@ package httptransport
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,5 +90,36 @@ func TestHugeTimeouts(t *testing.T) {
 			t.Errorf("%s: %s: deadline in %v (context error %v); want years away", h.name, h.value, left, ctx.Err())
 		}
 		cancel()
+	}
+}
+
+// TestRequestBodyCloseWhileReading: net/http may close a request body
+// while another goroutine reads it (HTTP/2 aborting a request whose stream
+// ended). Once Close returned, the pooled buffer may serve another request,
+// so no Read may touch it any more. Under -race this failed before Read
+// and Close took turns.
+func TestRequestBodyCloseWhileReading(t *testing.T) {
+	for range 200 {
+		buf := getBuffer()
+		buf.WriteString(strings.Repeat("x", 1<<10))
+		body := newRequestBody(buf)
+		r := body.reader()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p := make([]byte, 16)
+			for {
+				if _, err := r.Read(p); err != nil {
+					return
+				}
+			}
+		}()
+		_ = r.Close()
+		body.release()
+		// Another request encodes into the pooled buffers.
+		b := getBuffer()
+		b.WriteString(strings.Repeat("y", 1<<10))
+		putBuffer(b)
+		<-done
 	}
 }

@@ -38,11 +38,15 @@ type clientConfig struct {
 	connectOnly  bool
 	grpcWeb      bool
 	readMaxBytes int64
+	h2c          bool
+	compressor   string
+	compressMin  int
 }
 
 type handlerConfig struct {
 	jsonCodec    *runtime.JSONCodec
 	readMaxBytes int64
+	compressMin  int
 }
 
 type clientOptionFunc func(*clientConfig)
@@ -115,6 +119,39 @@ func WithReadMaxBytes(n int) Option {
 		return readMaxBytesOption(-1)
 	}
 	return readMaxBytesOption(n)
+}
+
+// WithH2C makes the transport's own HTTP client speak HTTP/2 without TLS
+// (h2c, with prior knowledge) to http:// base URLs, which bidi streams
+// need. The server must serve h2c: see [Handler] for how to mount one. With
+// [WithHTTPClient] the option only declares that the given client speaks
+// HTTP/2 to the base URL; configuring it to is the client's business.
+func WithH2C() ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.h2c = true })
+}
+
+// WithCompression compresses request messages with the named encoding,
+// "gzip" (the one spoken here) or "identity" (none, the default, as on
+// connect-go). grpc.UseCompressor overrides it for one call. Whatever this
+// says, the client accepts gzip-compressed responses.
+func WithCompression(name string) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.compressor = name })
+}
+
+// compressMinBytesOption is the size, or -1 to compress every message.
+type compressMinBytesOption int
+
+func (o compressMinBytesOption) applyToClient(c *clientConfig)   { c.compressMin = int(o) }
+func (o compressMinBytesOption) applyToHandler(c *handlerConfig) { c.compressMin = int(o) }
+
+// WithCompressMinBytes sets the size below which a message is sent
+// uncompressed even when compression was negotiated: 1 KiB by default;
+// n <= 0 compresses every message.
+func WithCompressMinBytes(n int) Option {
+	if n <= 0 {
+		return compressMinBytesOption(-1)
+	}
+	return compressMinBytesOption(n)
 }
 
 func defaultJSONCodec() *runtime.JSONCodec {

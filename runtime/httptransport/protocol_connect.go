@@ -293,8 +293,9 @@ func trimSpace(b []byte) []byte {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// unsupportedStreaming is the error for client and bidi streaming methods,
-// which need a transport that streams requests.
+// unsupportedStreaming is the error for client and bidi streaming methods
+// called on a REST route, which carries unary and server-streaming calls
+// only.
 func unsupportedStreaming(fullMethod string, kind transport.StreamKind) error {
-	return status.Errorf(codes.Unimplemented, "%s is a %s method: the HTTP transport carries unary and server-streaming calls only; use the grpc or inprocess transport", fullMethod, kind)
+	return status.Errorf(codes.Unimplemented, "%s is a %s method: REST routes carry unary and server-streaming calls only; call it on its Connect route, POST /%s", fullMethod, kind, strings.TrimPrefix(fullMethod, "/"))
 }

@@ -2,12 +2,10 @@ package httptransport
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -217,32 +215,6 @@ func parseGRPCWebTrailer(block []byte) http.Header {
 		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	return h
-}
-
-// acceptsGzip reports whether a grpc-accept-encoding header lists gzip.
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), "gzip") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
-
-// appendGzip appends data compressed with gzip to b.
-func appendGzip(b, data []byte) []byte {
-	out := bytes.NewBuffer(b)
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(out)
-	_, _ = zw.Write(data)
-	_ = zw.Close()
-	zw.Reset(nil)
-	gzipWriters.Put(zw)
-	return out.Bytes()
 }
 
 // decodeBase64Chunks decodes gRPC-Web text: base64, possibly several
