@@ -48,11 +48,11 @@ func declareRequestQueue(ch *amqp.Channel, queue string, cfg *serverConfig) erro
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
 		return fmt.Errorf("request queue %q exists with other settings than this server declares "+
-			"(durable, not auto-delete, arguments %v); the broker says: %s. "+
+			"(durable, not auto-delete, arguments %v). "+
 			"A queue declared by an older svcclient (auto-delete) or with another queue type cannot be "+
-			"changed in place: stop its servers, delete it once (rabbitmqctl delete_queue %s, or the "+
-			"management UI), then start the servers; clients need no change: %w",
-			queue, args, ae.Reason, queue, err)
+			"changed in place: stop its servers, delete it once (rabbitmqctl delete_queue %s, with -p "+
+			"for its vhost, or the management UI), then start the servers; clients need no change: %w",
+			queue, args, queue, err)
 	}
 	return err
 }

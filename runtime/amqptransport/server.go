@@ -486,7 +486,7 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	})
 	header, trailer := call.Header(), call.Trailer()
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && errors.Is(err, ctx.Err()) {
+		if cause := context.Cause(ctx); cause != nil && (errors.Is(err, ctx.Err()) || status.Code(err) == status.FromContextError(ctx.Err()).Code()) {
 			err = cause // the handler returned ctx.Err(): say why it ended
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = status.FromContextError(err).Err()
