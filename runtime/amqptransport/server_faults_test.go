@@ -592,3 +592,41 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	}
 	return b
 }
+
+// TestServerNodes gives a server two addresses of the broker, as the nodes
+// of a cluster, and takes the first away: the server starts on the first,
+// and when it is gone reconnects to the second, so calls keep being
+// answered.
+func TestServerNodes(t *testing.T) {
+	url, queue := broker(t)
+	first, second := amqptest.NewProxy(t, url), amqptest.NewProxy(t, url)
+	g := newFaultGreeter("s1", 0)
+	serve(t, first.URL(), queue, g, amqptransport.WithNodes(second.URL()))
+	_, client := dial(t, url, queue)
+	ctx := testContext(t)
+	if _, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	first.Close() // the node is down: its connections cut, no new ones
+	callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := client.SayHello(callCtx, &helloworld.HelloRequest{Name: "after"}); err != nil {
+		t.Fatalf("after the first node went down: %v", err)
+	}
+	t.Logf("answered through the second node %v after the first went down", time.Since(down).Round(time.Millisecond))
+}
+
+// TestServerStartsOnAnotherNode starts a server whose first address
+// answers nothing: it starts on the next node.
+func TestServerStartsOnAnotherNode(t *testing.T) {
+	url, queue := broker(t)
+	dead := amqptest.NewProxy(t, url)
+	deadURL := dead.URL()
+	dead.Close()
+	serve(t, deadURL, queue, newFaultGreeter("s1", 0), amqptransport.WithNodes(url))
+	_, client := dial(t, url, queue)
+	if _, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+}
