@@ -158,8 +158,13 @@ function putMetadata(headers, prefix, md) {
 async function main() {
   const conn = await amqp.connect(url);
   const ch = await conn.createChannel();
-  // Section 1: the default declaration.
-  await ch.assertQueue(queue, { durable: true, autoDelete: true, exclusive: false });
+  // Section 1: the declaration every server makes, argument for argument
+  // (RabbitMQ refuses a different one with 406). x-expires is sent as a
+  // signed 32-bit integer, as the Go server sends it.
+  await ch.assertQueue(queue, {
+    durable: true, autoDelete: false, exclusive: false,
+    arguments: { 'x-expires': { '!': 'int32', value: 86400000 } },
+  });
   await ch.prefetch(16);
 
   let inFlight = 0;
@@ -182,7 +187,12 @@ async function main() {
       ch.ack(msg);
       return;
     }
-    const headers = p.headers || {};
+    // Reserved rpc-* header names are read in any case (section 4).
+    const headers = {};
+    for (const [k, v] of Object.entries(p.headers || {})) {
+      const key = k.toLowerCase();
+      headers[key.startsWith('rpc-') ? key : k] = v;
+    }
     const reply = { correlationId: p.correlationId, headers: {} };
     let deadline;
     let body = Buffer.alloc(0);

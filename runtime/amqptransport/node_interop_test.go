@@ -133,3 +133,26 @@ func TestGoClientCallsNodeServer(t *testing.T) {
 		})
 	}
 }
+
+// TestGoAndNodeServersShareQueue starts a Go server, then the Node.js one,
+// on one queue: both declare it as section 1 of docs/amqp-protocol.md says,
+// so neither is refused (406), and calls are answered by both.
+func TestGoAndNodeServersShareQueue(t *testing.T) {
+	url := amqptest.URL(t)
+	queue := amqptest.Queue(t, url)
+	serve(t, url, queue, newGreeter("go"))
+	startNode(t, url, queue) // fails the test if its declaration is refused
+	_, client := dial(t, url, queue)
+	ctx := testContext(t)
+	seen := map[string]bool{}
+	for i := 0; i < 200 && len(seen) < 2; i++ {
+		reply, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "both"})
+		if err != nil {
+			t.Fatalf("SayHello: %v", err)
+		}
+		seen[reply.GetMessage()] = true
+	}
+	if !seen["Hello both from go"] || !seen["Hello both from node"] {
+		t.Errorf("answered by %v, want both servers", seen)
+	}
+}

@@ -24,14 +24,17 @@ const (
 	DefaultIsolationThreshold = 64 << 10
 )
 
-// DefaultBackoff is the reconnect backoff of clients and servers: grpc-go's
-// shape, with a shorter first delay because a broker restart is brief and
-// every caller waits on it.
+// DefaultBackoff is the reconnect backoff of clients and servers: 50 ms,
+// doubling, capped at 1 s, with full jitter (each delay drawn from [0, d]).
+// The cap is low because every caller waits on the reconnect: a Conn or
+// Server works again within about a second of its broker coming back,
+// whatever the length of the outage, at the price of one connection
+// attempt per second per process while the broker is down.
 var DefaultBackoff = backoff.Config{
-	BaseDelay:  250 * time.Millisecond,
-	Multiplier: 1.6,
-	Jitter:     0.2,
-	MaxDelay:   30 * time.Second,
+	BaseDelay:  50 * time.Millisecond,
+	Multiplier: 2,
+	Jitter:     1,
+	MaxDelay:   time.Second,
 }
 
 // ClientOption configures a client [Conn].
@@ -58,6 +61,7 @@ type commonConfig struct {
 	backoff backoff.Config
 	maxRecv int
 	maxSend int
+	nodes   []string // WithNodes: the cluster's other nodes
 }
 
 func defaultCommon() commonConfig {
@@ -99,6 +103,7 @@ type serverConfig struct {
 	codecs       codecSet
 	defaultCodec runtime.Codec
 	logger       *slog.Logger
+	serverQueueConfig
 }
 
 type option struct {
@@ -139,7 +144,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // WithReconnectBackoff sets the delays between attempts to reconnect to
-// the broker, in grpc-go's terms. The default is [DefaultBackoff].
+// the broker, in grpc-go's terms, except Jitter: each delay is drawn from
+// [d·(1−Jitter), d], so that MaxDelay is never exceeded. The default is
+// [DefaultBackoff].
 func WithReconnectBackoff(cfg backoff.Config) Option {
 	return commonOption(func(c *commonConfig) { c.backoff = cfg })
 }
@@ -262,10 +269,61 @@ func WithQueue(name string) RegisterOption {
 // with other arguments (a quorum queue with x-delivery-limit, say), bind it
 // to exchanges, or only check that it exists. An error fails the connect.
 //
-// By default the queue is declared durable and auto-delete: it survives a
-// broker restart's metadata but is removed when its last server stops
-// consuming, so that clients fail fast with Unavailable when no server runs
-// rather than wait for their deadline.
+// By default the queue is declared as docs/amqp-protocol.md section 1 says:
+// durable, not auto-delete, x-expires 24 hours (and, with WithQuorumQueue,
+// a quorum queue with a delivery limit). A setup that declares it
+// otherwise must do so on every server of the queue, or the broker refuses
+// the later declarations (406).
 func WithQueueSetup(setup func(ch *amqp.Channel, queue string) error) RegisterOption {
 	return registerOptionFunc(func(r *registration) { r.setup = setup })
+}
+
+// Server options of issue 10: the request queue's type, and cluster nodes.
+
+// serverQueueConfig is how a server declares its request queues.
+type serverQueueConfig struct {
+	quorum        bool
+	deliveryLimit int // poison threshold: see WithQuorumQueue
+}
+
+// WithQuorumQueue declares every request queue of the server as a quorum
+// queue (x-queue-type quorum): replicated over the nodes of a RabbitMQ
+// cluster, so that requests survive the loss of a node. It sets the queue's
+// x-delivery-limit (WithDeliveryLimit, default [DefaultDeliveryLimit]): a request
+// delivered limit times already without an answer (its servers crashed or
+// lost their connection handling it each time) is answered ABORTED without
+// running, and acked, so that its caller fails at once instead of at its
+// deadline, and the broker drops it if it is returned again.
+//
+// Every server of a queue must agree on its type and limit: a queue that
+// exists with other arguments makes Start fail with 406 and an error that
+// says how to migrate. Classic queues (the default) are cheaper and enough
+// on a single broker; quorum queues are for clusters (see
+// docs/amqp-protocol.md section 1).
+func WithQuorumQueue() ServerOption {
+	return serverOptionFunc(func(c *serverConfig) {
+		c.quorum = true
+		if c.deliveryLimit == 0 {
+			c.deliveryLimit = DefaultDeliveryLimit
+		}
+	})
+}
+
+// WithDeliveryLimit sets the x-delivery-limit of the server's quorum
+// request queues (see WithQuorumQueue); the default is
+// [DefaultDeliveryLimit]. It has no effect on classic queues, which do not
+// count deliveries.
+func WithDeliveryLimit(n int) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.deliveryLimit = n })
+}
+
+// WithNodes adds the other nodes of a RabbitMQ cluster to the URL given to
+// Dial (or Server.Start), as URLs of the same form. The connection goes to
+// the first node that answers, in order; when it is lost, the next
+// reconnect starts with the node after the lost one, round robin, so that
+// a node that went down is tried last. Calls in flight on a lost
+// connection end at once with Unavailable: their replies cannot arrive on
+// another connection.
+func WithNodes(urls ...string) Option {
+	return commonOption(func(c *commonConfig) { c.nodes = append([]string(nil), urls...) })
 }

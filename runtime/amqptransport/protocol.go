@@ -179,9 +179,25 @@ func headerString(v any) (string, bool) {
 	return "", false
 }
 
-// headerDeadline reads the rpc-deadline header.
+// reservedHeader returns the value of the reserved header name (lower
+// case), whatever the case the sender wrote it in: section 4 says readers
+// lower-case header names. Our own peers write it in lower case, which
+// the first lookup finds.
+func reservedHeader(h amqp.Table, name string) (any, bool) {
+	if v, ok := h[name]; ok {
+		return v, true
+	}
+	for k, v := range h {
+		if len(k) == len(name) && strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// headerDeadline reads the rpc-deadline header, in any case.
 func headerDeadline(h amqp.Table) (time.Time, bool, error) {
-	v, ok := h[hdrDeadline]
+	v, ok := reservedHeader(h, hdrDeadline)
 	if !ok {
 		return time.Time{}, false, nil
 	}

@@ -1,8 +1,10 @@
 package amqptransport
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -14,10 +16,11 @@ import (
 // keep it busy.
 const largeReplyChannels = 4
 
-// serverChannelLimit is the most channels a server connection has open
-// while it serves: the consuming channel, the shared reply channel and the
-// large-reply channels. While it connects, it opens one more at a time to
-// declare each queue, and closes it.
+// serverChannelLimit is the most channels a server has open on its two
+// connections while it serves: the consuming channel on one, the shared
+// reply channel and the large-reply channels on the other. While it
+// connects, it opens one more at a time to declare each queue, and closes
+// it.
 const serverChannelLimit = 2 + largeReplyChannels
 
 // replyChannels are the channels a server session publishes replies on.
@@ -109,4 +112,147 @@ func (rc *replyChannels) publishLarge(key string, pub amqp.Publishing) error {
 	err = ch.Publish("", key, false, false, pub)
 	rc.large <- ch
 	return err
+}
+
+// replyPublisher is a server's publishing connection, apart from the one it
+// consumes on (RabbitMQ's advice): a publisher the broker blocks for a
+// resource alarm (connection.blocked) then stalls only the replies, not the
+// deliveries and acks of the consuming connection. It reconnects on its
+// own, so that a reply whose publish failed with the connection is
+// published again on the next one while the request stays unacked.
+type replyPublisher struct {
+	srv   *Server
+	nodes *nodeRing
+
+	mu      sync.Mutex
+	cur     *replyChannels // nil while reconnecting
+	changed chan struct{}  // closed, and replaced, when cur changes
+
+	quit chan struct{} // closed by stop
+	done chan struct{} // closed when run has returned
+}
+
+// publisherName is the connection_name of a server's publishing connection,
+// from that of its consuming connection.
+func publisherName(consumerName string) string { return consumerName + " (replies)" }
+
+// startPublisher dials the publishing connection and starts keeping it up.
+func (s *Server) startPublisher(nodes *nodeRing) (*replyPublisher, error) {
+	p := &replyPublisher{srv: s, nodes: nodes, changed: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
+	conn, closes, err := p.dial(len(nodes.urls))
+	if err != nil {
+		return nil, err
+	}
+	p.set(conn)
+	go p.run(conn, closes)
+	return p, nil
+}
+
+// dial tries up to attempts nodes, in turn, and returns the first
+// connection made.
+func (p *replyPublisher) dial(attempts int) (*amqp.Connection, chan *amqp.Error, error) {
+	s := p.srv
+	var err error
+	for i := 0; i < attempts; i++ {
+		cfg := s.cfg.dialConfig(serverConnectionName)
+		name, _ := cfg.Properties["connection_name"].(string)
+		cfg.Properties.SetClientConnectionName(publisherName(name))
+		if cfg.Dial == nil {
+			cfg.Dial = contextDialer(s.baseCtx)
+		}
+		var conn *amqp.Connection
+		if conn, err = amqp.DialConfig(p.nodes.next(), cfg); err == nil {
+			closes := conn.NotifyClose(make(chan *amqp.Error, 1))
+			go p.watchBlocked(conn.NotifyBlocked(make(chan amqp.Blocking, 1)))
+			return conn, closes, nil
+		}
+	}
+	return nil, nil, err
+}
+
+// watchBlocked logs the broker blocking and unblocking the publishing
+// connection (a memory or disk alarm). Replies wait meanwhile; requests
+// keep arriving and stay unacked until their reply is published.
+func (p *replyPublisher) watchBlocked(blocks <-chan amqp.Blocking) {
+	for b := range blocks {
+		if b.Active {
+			p.srv.cfg.logger.Warn("amqptransport: the broker blocks the server's replies (resource alarm); they wait until it unblocks", "reason", b.Reason)
+		} else {
+			p.srv.cfg.logger.Info("amqptransport: the broker unblocked the server's replies")
+		}
+	}
+}
+
+func (p *replyPublisher) set(conn *amqp.Connection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur = nil
+	if conn != nil {
+		p.cur = newReplyChannels(conn)
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// run reconnects the publishing connection each time it is lost, until
+// stop.
+func (p *replyPublisher) run(conn *amqp.Connection, closes chan *amqp.Error) {
+	defer close(p.done)
+	s := p.srv
+	retries := 0
+	for {
+		up := time.Now()
+		select {
+		case <-p.quit:
+			p.set(nil)
+			_ = conn.CloseDeadline(time.Now().Add(5 * time.Second))
+			return
+		case e := <-closes:
+			s.cfg.logger.Warn("amqptransport: server lost its reply connection; reconnecting", "error", e)
+		}
+		p.set(nil)
+		if time.Since(up) > healthyAfter {
+			retries = 0
+		}
+		for {
+			if retries > 0 && !sleep(backoffDelay(s.cfg.backoff, retries-1), p.quit) {
+				return
+			}
+			retries++
+			var err error
+			if conn, closes, err = p.dial(1); err == nil {
+				p.set(conn)
+				break
+			}
+			s.cfg.logger.Warn("amqptransport: server reply connection reconnect failed", "error", err, "attempt", retries)
+		}
+	}
+}
+
+// stop closes the publishing connection and waits for run to return.
+func (p *replyPublisher) stop() {
+	close(p.quit)
+	<-p.done
+}
+
+// publish publishes a reply. When the publishing connection is down, or
+// goes down under the publish, it waits for the next one and publishes
+// again, until ctx ends.
+func (p *replyPublisher) publish(ctx context.Context, key string, pub amqp.Publishing) error {
+	for {
+		p.mu.Lock()
+		rc, changed := p.cur, p.changed
+		p.mu.Unlock()
+		if rc != nil {
+			err := rc.publish(key, pub)
+			if err == nil || !rc.conn.IsClosed() {
+				return err
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 }

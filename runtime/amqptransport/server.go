@@ -31,17 +31,23 @@ var ErrServerClosed = errors.New("amqptransport: server closed")
 // one queue; the broker shares requests between them.
 //
 // A request is acked once its reply is published, so a request whose
-// server dies mid-call is delivered again to another: handlers must
-// tolerate being run twice for one call in that case (at-least-once).
-// Requests that cannot be served (malformed, unknown method, past their
-// deadline) are answered with an error and acked, never requeued.
+// server dies mid-call, or loses its connection, is delivered again (to it
+// once reconnected, or to another): execution is at-least-once, and a
+// handler can tell a redelivery with [Redelivered]. Requests that cannot
+// be served (malformed, unknown method, past their deadline) are answered
+// with an error and acked, never requeued.
 //
-// A server uses one connection and at most six channels on it, whatever
-// the number of services and workers: one that every service's consumer
-// runs on, one for replies, and four that take turns carrying replies
-// above 64 KiB (the kind a broker may refuse by closing the channel), so
-// that such a refusal fails no other reply. While it connects it opens
-// one more at a time to declare each queue, and closes it.
+// A server uses two connections, as RabbitMQ advises: one consumes and
+// acks, the other publishes replies, so that a broker blocking publishers
+// (connection.blocked, a resource alarm) does not stall deliveries and
+// acks. Each reconnects on its own. It opens at most six channels on them,
+// whatever the number of services and workers: on the consuming
+// connection, one that every service's consumer and the cancel listener
+// run on; on the publishing one, one for replies and four that take turns
+// carrying replies above 64 KiB (the kind a broker may refuse by closing
+// the channel), so that such a refusal fails no other reply. While it
+// connects it opens one more at a time to declare each queue, and closes
+// it.
 type Server struct {
 	cfg serverConfig
 
@@ -56,7 +62,15 @@ type Server struct {
 	stopped   chan struct{} // closed when the server's goroutine has returned
 	baseCtx   context.Context
 	cancel    context.CancelFunc
+
+	replies  *replyPublisher // set by Start
+	inflight inflight        // requests being handled, for cancel messages
 }
+
+// serverConnectionName is the connection_name of a server's consuming
+// connection, unless WithAMQPConfig sets one; its publishing connection
+// adds " (replies)".
+const serverConnectionName = "svcclient amqptransport server"
 
 var _ grpc.ServiceRegistrar = (*Server)(nil)
 
@@ -132,8 +146,9 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 
 // Start connects to the broker at url, declares each service's queue and
 // starts consuming. It returns the first connection's error, if any; after
-// that the server serves in the background, reconnecting when the
-// connection is lost, until Shutdown or Close.
+// that the server serves in the background, reconnecting when a
+// connection is lost, until Shutdown or Close. With WithNodes, the other
+// nodes are tried in turn when url fails, and on each reconnect.
 func (s *Server) Start(url string) error {
 	s.mu.Lock()
 	if s.started {
@@ -142,16 +157,31 @@ func (s *Server) Start(url string) error {
 	}
 	s.started = true
 	s.mu.Unlock()
-	if _, err := amqp.ParseURI(url); err != nil {
-		close(s.stopped)
-		return fmt.Errorf("amqptransport: %w", err)
+	for _, u := range append([]string{url}, s.cfg.nodes...) {
+		if _, err := amqp.ParseURI(u); err != nil {
+			close(s.stopped)
+			return fmt.Errorf("amqptransport: %w", err)
+		}
 	}
-	ss, err := s.connect(url)
+	pub, err := s.startPublisher(newNodeRing(url, s.cfg.nodes))
 	if err != nil {
 		close(s.stopped)
 		return fmt.Errorf("amqptransport: %w", err)
 	}
-	go s.supervise(url, ss)
+	s.replies = pub
+	nodes := newNodeRing(url, s.cfg.nodes)
+	var ss *serverSession
+	for range nodes.urls {
+		if ss, err = s.connect(nodes.next()); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		pub.stop()
+		close(s.stopped)
+		return fmt.Errorf("amqptransport: %w", err)
+	}
+	go s.supervise(nodes, ss)
 	return nil
 }
 
@@ -165,10 +195,13 @@ func (s *Server) Serve(url string) error {
 	return ErrServerClosed
 }
 
-// Shutdown stops the server gracefully: it cancels its consumers, so the
-// broker stops handing it requests, finishes the requests it holds and
-// publishes their replies, then closes the connection. If ctx ends first,
-// Shutdown closes the server as Close does and returns ctx's error.
+// Shutdown stops the server gracefully: it cancels its consumers
+// (basic.cancel), so the broker stops handing it requests, lets the
+// handlers running finish, publishes their replies and acks them, then
+// closes its connections. If ctx ends first, Shutdown closes the server as
+// Close does and returns ctx's error: the requests whose handlers had not
+// finished are left unacked, and the broker delivers them again to
+// another server (their handlers' results here are discarded).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	select {
@@ -181,8 +214,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops the server at once: handlers' contexts are cancelled and the
-// connection is closed, so the broker requeues the requests not yet
-// answered. Close returns once every handler has returned.
+// connections are closed, so the broker requeues the requests not yet
+// answered (what their handlers return is discarded). Close returns once
+// every handler has returned.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.abortOnce.Do(func() {
@@ -198,7 +232,8 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// serverSession is one connection of a Server and what runs on it.
+// serverSession is one consuming connection of a Server and what runs on
+// it. Replies go through the Server's replyPublisher.
 type serverSession struct {
 	srv    *Server
 	conn   *amqp.Connection
@@ -208,15 +243,17 @@ type serverSession struct {
 	// global=false), so services do not share it.
 	consuming *amqp.Channel
 	consumers []*consumer
-	ctx       context.Context // handlers' parent: ended with the session
-	cancel    context.CancelFunc
-	workers   sync.WaitGroup
+	// ctx is the handlers' parent, ended with the session: a handler's
+	// result is then discarded, as its request can no longer be acked on
+	// this connection and the broker delivers it again.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
 	// consumerEnded receives when a consumer's deliveries end while the
 	// session is not shutting down (its queue was deleted, or its channel
 	// closed): the session must be rebuilt.
 	consumerEnded chan string
 	draining      atomic.Bool
-	replies       *replyChannels
 }
 
 type consumer struct {
@@ -226,7 +263,7 @@ type consumer struct {
 }
 
 func (s *Server) connect(url string) (*serverSession, error) {
-	cfg := s.cfg.dialConfig("svcclient amqptransport server")
+	cfg := s.cfg.dialConfig(serverConnectionName)
 	if cfg.Dial == nil {
 		cfg.Dial = contextDialer(s.baseCtx)
 	}
@@ -241,7 +278,6 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		consumerEnded: make(chan string, 1),
 	}
 	ss.ctx, ss.cancel = context.WithCancel(s.baseCtx)
-	ss.replies = newReplyChannels(conn)
 	if ss.consuming, err = conn.Channel(); err == nil {
 		err = ss.consuming.Qos(s.cfg.prefetch, 0, false)
 	}
@@ -267,6 +303,11 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		}
 		all = append(all, started{c, deliveries})
 	}
+	if err := ss.setupCancels(regs); err != nil {
+		ss.cancel()
+		_ = conn.Close()
+		return nil, fmt.Errorf("listening for cancel messages on exchange %q: %w", cancelExchange, err)
+	}
 	// Workers start once every queue is set up, so a failed connect leaves
 	// nothing running.
 	for _, st := range all {
@@ -291,7 +332,7 @@ func (ss *serverSession) consume(r *registration) (*consumer, <-chan amqp.Delive
 	if r.setup != nil {
 		err = r.setup(setupCh, r.queue)
 	} else {
-		_, err = setupCh.QueueDeclare(r.queue, true, true, false, false, nil)
+		err = declareRequestQueue(setupCh, r.queue, &ss.srv.cfg)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -319,6 +360,24 @@ func (ss *serverSession) work(c *consumer, deliveries <-chan amqp.Delivery) {
 	}
 }
 
+// setupCancels starts the session's cancel listener, on a channel of its
+// own for the declarations, as consume does.
+func (ss *serverSession) setupCancels(regs []*registration) error {
+	setupCh, err := ss.conn.Channel()
+	if err != nil {
+		return err
+	}
+	queues := make([]string, len(regs))
+	for i, r := range regs {
+		queues[i] = r.queue
+	}
+	if err := ss.listenForCancels(setupCh, queues); err != nil {
+		return err
+	}
+	_ = setupCh.Close()
+	return nil
+}
+
 // serve answers one request and acks it.
 func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 	s := ss.srv
@@ -327,22 +386,39 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		_ = d.Ack(false)
 		return
 	}
-	reply := ss.handle(r, d)
-	if err := ss.replies.publish(d.ReplyTo, reply); err != nil {
-		s.cfg.logger.Error("amqptransport: publishing a reply", "queue", r.queue, "method", d.Type, "correlation_id", d.CorrelationId, "error", err)
-		if ss.conn.IsClosed() {
-			return // the broker requeues the request
+	reply, deadline := ss.handle(r, d)
+	if ss.ctx.Err() != nil {
+		// The session ended under the handler: the request cannot be acked
+		// on this connection, and the broker delivers it again.
+		return
+	}
+	// Publishing waits for the publishing connection to come back if it is
+	// down, while the request stays unacked, up to the call's deadline (a
+	// reply after it is worth nothing) or the end of this session (when
+	// the broker delivers the request again).
+	ctx := ss.ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	if err := s.replies.publish(ctx, d.ReplyTo, reply); err != nil {
+		if ss.ctx.Err() != nil {
+			return // the broker delivers the request again
 		}
+		s.cfg.logger.Error("amqptransport: publishing a reply", "queue", r.queue, "method", d.Type, "correlation_id", d.CorrelationId, "error", err)
 	}
 	_ = d.Ack(false)
 }
 
-// handle runs the request and returns its reply.
-func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Publishing) {
+// handle runs the request and returns its reply, and the call's deadline
+// (zero if none).
+func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Publishing, replyBy time.Time) {
 	s := ss.srv
 	deadline, hasDeadline, err := headerDeadline(d.Headers)
 	reply.CorrelationId = d.CorrelationId
 	if hasDeadline {
+		replyBy = deadline
 		// The reply is worth nothing after the caller's deadline: let the
 		// broker drop it then, if it is queued (a private reply queue).
 		defer func() {
@@ -353,13 +429,13 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 			reply.Expiration = exp
 		}()
 	}
-	fail := func(header, trailer metadata.MD, err error) amqp.Publishing {
+	fail := func(header, trailer metadata.MD, err error) (amqp.Publishing, time.Time) {
 		h, herr := replyHeaders(header, trailer, status.Convert(err))
 		if herr != nil {
 			h, _ = replyHeaders(nil, nil, status.Convert(herr))
 		}
 		reply.Headers = h
-		return reply
+		return reply, replyBy
 	}
 	if err != nil {
 		return fail(nil, nil, status.Error(codes.InvalidArgument, err.Error()))
@@ -382,12 +458,22 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	if err != nil {
 		return fail(nil, nil, status.Errorf(codes.InvalidArgument, "%s: %v", m.FullMethod, err))
 	}
+	dl := deliveryOf(&d)
+	if err := poisoned(dl, s.cfg.deliveryLimit); err != nil {
+		s.cfg.logger.Error("amqptransport: answering a request delivered too often ABORTED", "queue", r.queue, "method", m.FullMethod, "correlation_id", d.CorrelationId, "deliveries", dl.count)
+		return fail(nil, nil, err)
+	}
 	ctx := ss.ctx
 	if hasDeadline {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.inflight.add(r.queue, d.CorrelationId, cancel)
+	defer s.inflight.remove(r.queue, d.CorrelationId)
+	ctx = withDelivery(ctx, dl)
 	ctx = metadata.NewIncomingContext(ctx, requestMetadata(d.Headers))
 	call := transport.NewServerCall(m.FullMethod, nil)
 	call.SetTransport(Name)
@@ -400,6 +486,12 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	})
 	header, trailer := call.Header(), call.Trailer()
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && (errors.Is(err, ctx.Err()) || status.Code(err) == status.FromContextError(ctx.Err()).Code()) {
+			err = cause // the handler returned ctx.Err(): say why it ended
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = status.FromContextError(err).Err()
+			}
+		}
 		return fail(header, trailer, err)
 	}
 	body, err := codec.MarshalAppend(nil, resp)
@@ -419,7 +511,7 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	if reply.ContentType == "" {
 		reply.ContentType = contentType(codec)
 	}
-	return reply
+	return reply, replyBy
 }
 
 // method finds the method a request names in its type property: the gRPC
@@ -490,8 +582,11 @@ func (ss *serverSession) stop() {
 	ss.workers.Wait()
 }
 
-func (s *Server) supervise(url string, ss *serverSession) {
+// supervise keeps a consuming session up until the server is shut down or
+// closed, then stops the reply publisher, once no handler can reply.
+func (s *Server) supervise(nodes *nodeRing, ss *serverSession) {
 	defer close(s.stopped)
+	defer s.replies.stop()
 	retries := 0
 	for {
 		started := time.Now()
@@ -515,7 +610,7 @@ func (s *Server) supervise(url string, ss *serverSession) {
 				return
 			}
 			retries++
-			next, err := s.connect(url)
+			next, err := s.connect(nodes.next())
 			if err == nil {
 				ss = next
 				break

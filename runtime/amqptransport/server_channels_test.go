@@ -20,8 +20,9 @@ import (
 
 // TestServerChannelsBounded serves several services with many workers,
 // all sending replies large enough to be published apart from the small
-// ones, and counts the server connection's channels on the broker: they
-// stay within the bound the Server's documentation gives, whatever the
+// ones, and counts the channels of the server's two connections
+// (consuming, and publishing replies) on the broker: they stay within the
+// bound the Server's documentation gives, whatever the
 // number of services and workers.
 func TestServerChannelsBounded(t *testing.T) {
 	url := amqptest.URL(t)
@@ -53,7 +54,7 @@ func TestServerChannelsBounded(t *testing.T) {
 	}
 	defer srv.Close()
 
-	idle := serverChannels(t, uri.Vhost, name)
+	idle := serverChannels(t, uri.Vhost, name) + serverChannels(t, uri.Vhost, name+" (replies)")
 	if idle > amqptransport.ServerChannelLimit {
 		t.Errorf("%d channels before any call, want at most %d", idle, amqptransport.ServerChannelLimit)
 	}
@@ -84,8 +85,8 @@ func TestServerChannelsBounded(t *testing.T) {
 			}
 		}
 	}
-	busy := serverChannels(t, uri.Vhost, name)
-	t.Logf("server connection: %d channels idle, %d after %d large replies (%d services × %d workers)", idle, busy, 3*services*workers, services, workers)
+	busy := serverChannels(t, uri.Vhost, name) + serverChannels(t, uri.Vhost, name+" (replies)")
+	t.Logf("server connections: %d channels idle, %d after %d large replies (%d services × %d workers)", idle, busy, 3*services*workers, services, workers)
 	if busy > amqptransport.ServerChannelLimit {
 		t.Errorf("%d channels after large replies, want at most %d", busy, amqptransport.ServerChannelLimit)
 	}

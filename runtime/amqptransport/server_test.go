@@ -250,10 +250,25 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-shutdown; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	// The server is gone, and with it its auto-delete queue: calls now
-	// fail fast.
-	_, err := client.SayHello(ctx, &helloworld.HelloRequest{Name: "after"})
-	wantCode(t, err, codes.Unavailable)
+	// The server is gone but its queue stays (no longer auto-delete), with
+	// no consumer: requests wait there for the next server. Failing calls
+	// fast meanwhile is the client's presence probe (consumer_count 0).
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("the request queue after Shutdown: %v", err)
+	}
+	if q.Consumers != 0 {
+		t.Errorf("%d consumers after Shutdown, want 0", q.Consumers)
+	}
 	if err := srv.Serve(url); err == nil || errors.Is(err, amqptransport.ErrServerClosed) {
 		t.Errorf("Serve after Shutdown = %v, want an error", err)
 	}
