@@ -24,14 +24,17 @@ const (
 	DefaultIsolationThreshold = 64 << 10
 )
 
-// DefaultBackoff is the reconnect backoff of clients and servers: grpc-go's
-// shape, with a shorter first delay because a broker restart is brief and
-// every caller waits on it.
+// DefaultBackoff is the reconnect backoff of clients and servers: 50 ms,
+// doubling, capped at 1 s, with full jitter (each delay drawn from [0, d]).
+// The cap is low because every caller waits on the reconnect: a Conn or
+// Server works again within about a second of its broker coming back,
+// whatever the length of the outage, at the price of one connection
+// attempt per second per process while the broker is down.
 var DefaultBackoff = backoff.Config{
-	BaseDelay:  250 * time.Millisecond,
-	Multiplier: 1.6,
-	Jitter:     0.2,
-	MaxDelay:   30 * time.Second,
+	BaseDelay:  50 * time.Millisecond,
+	Multiplier: 2,
+	Jitter:     1,
+	MaxDelay:   time.Second,
 }
 
 // ClientOption configures a client [Conn].
@@ -58,6 +61,7 @@ type commonConfig struct {
 	backoff backoff.Config
 	maxRecv int
 	maxSend int
+	nodes   []string // WithNodes: the cluster's other nodes
 }
 
 func defaultCommon() commonConfig {
@@ -90,6 +94,7 @@ type clientConfig struct {
 	privateReply bool
 	route        func(fullMethod string) (exchange, routingKey string)
 	isolateAbove int
+	presenceTTL  time.Duration // WithPresenceTTL; negative: no probes
 }
 
 type serverConfig struct {
@@ -139,7 +144,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // WithReconnectBackoff sets the delays between attempts to reconnect to
-// the broker, in grpc-go's terms. The default is [DefaultBackoff].
+// the broker, in grpc-go's terms, except Jitter: each delay is drawn from
+// [d·(1−Jitter), d], so that MaxDelay is never exceeded. The default is
+// [DefaultBackoff].
 func WithReconnectBackoff(cfg backoff.Config) Option {
 	return commonOption(func(c *commonConfig) { c.backoff = cfg })
 }
@@ -268,4 +275,33 @@ func WithQueue(name string) RegisterOption {
 // rather than wait for their deadline.
 func WithQueueSetup(setup func(ch *amqp.Channel, queue string) error) RegisterOption {
 	return registerOptionFunc(func(r *registration) { r.setup = setup })
+}
+
+// Client options of issue 10: several nodes, and the presence probe.
+
+// WithNodes adds the other nodes of a RabbitMQ cluster to the URL given to
+// Dial (or Server.Start), as URLs of the same form. The connection goes to
+// the first node that answers, in order; when it is lost, the next
+// reconnect starts with the node after the lost one, round robin, so that
+// a node that went down is tried last. Calls in flight on a lost
+// connection end at once with Unavailable: their replies cannot arrive on
+// another connection.
+func WithNodes(urls ...string) Option {
+	return commonOption(func(c *commonConfig) { c.nodes = append([]string(nil), urls...) })
+}
+
+// WithPresenceTTL sets how long a client trusts that a request queue has a
+// consumer (a server) before it asks the broker again, by a passive
+// queue.declare, whose reply carries the consumer count. A call to a queue
+// with no consumer, or to no queue, fails at once with Unavailable and is
+// not published; that answer is never cached, so a server that starts is
+// seen by the next call. The default is [DefaultPresenceTTL]; 0 asks
+// before every call; a negative d turns the probe off, leaving only the
+// mandatory flag (which sees a missing queue, not a queue without
+// consumers) to fail calls nobody serves.
+//
+// Only calls published to the default exchange are probed, since only
+// there is the routing key a queue's name.
+func WithPresenceTTL(d time.Duration) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.presenceTTL = d })
 }

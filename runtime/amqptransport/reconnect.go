@@ -28,23 +28,29 @@ import (
 // The loop: one goroutine per Conn or Server watches the connection's
 // NotifyClose; on loss it fails what is in flight (the channels report it
 // themselves), then dials again after backoff.Config delays, until it
-// succeeds or the Conn or Server is closed.
+// succeeds or the Conn or Server is closed. The first attempt after a loss
+// is immediate; the defaults (50 ms, ×2, capped at 1 s, full jitter) make
+// a Conn or Server work again within about a second of its broker coming
+// back, whatever the length of the outage.
 
-// backoffDelay returns how long to wait before reconnect attempt retries+1,
-// by grpc-go's exponential backoff with jitter.
+// backoffDelay returns how long to wait before reconnect attempt retries+1:
+// BaseDelay·Multiplier^retries, capped at MaxDelay, then drawn uniformly
+// from [d·(1−Jitter), d]. With Jitter 1 (the default) that is "full
+// jitter": the delay is anywhere in [0, d], so that clients and servers
+// that lost the same broker at the same instant do not all come back in the
+// same millisecond, and the cap is a true upper bound (grpc-go's symmetric
+// jitter could exceed it). A negative Jitter counts as 0, one above 1 as 1.
 func backoffDelay(cfg backoff.Config, retries int) time.Duration {
-	if retries == 0 {
-		return cfg.BaseDelay
-	}
-	d, max := float64(cfg.BaseDelay), float64(cfg.MaxDelay)
-	for d < max && retries > 0 {
+	d, ceiling := float64(cfg.BaseDelay), float64(cfg.MaxDelay)
+	for d < ceiling && retries > 0 {
 		d *= cfg.Multiplier
 		retries--
 	}
-	if d > max {
-		d = max
+	if d > ceiling {
+		d = ceiling
 	}
-	d *= 1 + cfg.Jitter*(rand.Float64()*2-1)
+	jitter := min(max(cfg.Jitter, 0), 1)
+	d -= d * jitter * rand.Float64()
 	if d < 0 {
 		return 0
 	}
@@ -52,8 +58,10 @@ func backoffDelay(cfg backoff.Config, retries int) time.Duration {
 }
 
 // healthyAfter is how long a connection must have lived for the next
-// reconnect to start from the first delay again.
-const healthyAfter = 10 * time.Second
+// reconnect to start from the first delay again: a connection that dies
+// sooner (a broker that accepts and then drops it) keeps the delays
+// growing towards MaxDelay instead of hammering the broker.
+const healthyAfter = 5 * time.Second
 
 // sleep waits d, or until done is closed; it reports whether d passed.
 func sleep(d time.Duration, done <-chan struct{}) bool {
