@@ -3,7 +3,6 @@ package amqptransport
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -70,7 +69,7 @@ func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, 
 	}
 	pub.ReplyTo = s.replyTo
 	id := c.seq.Add(1)
-	pub.CorrelationId = c.idPrefix + strconv.FormatUint(id, 10)
+	pub.CorrelationId = c.correlationID(id)
 	pc := &pendingCall{done: make(chan result, 1)}
 
 	l, err := s.publish(ctx, dst, id, pc, &pub)

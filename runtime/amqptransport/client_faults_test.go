@@ -213,8 +213,8 @@ func TestPresenceProbesShared(t *testing.T) {
 }
 
 // correlationIDForm is the Go client's correlation_id: 128 random bits in
-// hex, a dot, and the call's number.
-var correlationIDForm = regexp.MustCompile(`^[0-9a-f]{32}\.[0-9]+$`)
+// unpadded base64url, a dot, and the call's number in base 36.
+var correlationIDForm = regexp.MustCompile(`^[A-Za-z0-9_-]{22}\.[0-9a-z]+$`)
 
 // TestCancelNotice: a call whose context is cancelled publishes a cancel
 // notice to svcclient.cancel with the request queue as routing key and the
@@ -259,7 +259,7 @@ func TestCancelNotice(t *testing.T) {
 		t.Fatal("no request within 10s")
 	}
 	if !correlationIDForm.MatchString(req.CorrelationId) {
-		t.Errorf("correlation_id %q is not <32 hex digits>.<number>", req.CorrelationId)
+		t.Errorf("correlation_id %q is not <22 base64url characters>.<base-36 number>", req.CorrelationId)
 	}
 	cancel()
 	wantCode(t, <-errc, codes.Canceled)

@@ -203,7 +203,7 @@ func (c *Conn) callID(correlationID string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	id, err := strconv.ParseUint(n, 10, 64)
+	id, err := strconv.ParseUint(n, 36, 64)
 	return id, err == nil
 }
 
