@@ -3,6 +3,7 @@ package amqptransport_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -535,4 +536,35 @@ func (tr *traffic) stop() trafficResult {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.res
+}
+
+// TestDialTriesNodesInOrder: Dial moves past a node that refuses the
+// connection to the next one, and refuses a malformed node URL at once.
+func TestDialTriesNodesInOrder(t *testing.T) {
+	url, queue := broker(t)
+	ch := rawChannel(t, url)
+	declareDurable(t, ch, queue)
+	rawServer(t, ch, queue)
+	down := closedPortURL(t)
+	_, client := dial(t, down, queue, amqptransport.WithNodes(url))
+	if _, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "second node"}); err != nil {
+		t.Fatalf("call through the second node: %v", err)
+	}
+	if _, err := amqptransport.Dial(url, amqptransport.WithNodes("http://not-amqp")); err == nil || !strings.Contains(err.Error(), "node 1") {
+		t.Errorf("Dial with a malformed node URL: %v, want an error naming node 1", err)
+	}
+	if _, err := amqptransport.Dial(down, amqptransport.WithNodes(down)); err == nil {
+		t.Error("Dial succeeded with no node up")
+	}
+}
+
+// closedPortURL returns an AMQP URL of a loopback port nothing listens on.
+func closedPortURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "amqp://guest:guest@" + addr + "/"
 }
