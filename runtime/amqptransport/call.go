@@ -3,7 +3,6 @@ package amqptransport
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -65,16 +64,19 @@ func (c *Conn) invoke(ctx context.Context, method string, anyReq, anyReply any, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.checkPresence(ctx, dst); err != nil {
+		return nil, nil, err
+	}
 	pub.ReplyTo = s.replyTo
 	id := c.seq.Add(1)
-	pub.CorrelationId = strconv.FormatUint(id, 10)
+	pub.CorrelationId = c.correlationID(id)
 	pc := &pendingCall{done: make(chan result, 1)}
 
 	l, err := s.publish(ctx, dst, id, pc, &pub)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := s.awaitReply(ctx, id, pc, l, dst.isolated)
+	d, err := s.awaitReply(ctx, id, pc, l, dst, pub.CorrelationId)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,6 +140,15 @@ func (c *Conn) callSession(ctx context.Context, ci *transport.CallInfo, opts []g
 		ci.SetPeer(&peer.Peer{Addr: s.conn.RemoteAddr(), LocalAddr: s.conn.LocalAddr()})
 	}
 	return s, nil
+}
+
+// checkPresence fails a call to the default exchange whose queue has no
+// consumer (see presence); other calls pass.
+func (s *session) checkPresence(ctx context.Context, dst destination) error {
+	if s.presence == nil || dst.exchange != "" {
+		return nil
+	}
+	return s.presence.check(ctx, dst.key)
 }
 
 // publish registers the call under id and publishes its request on a lane,
@@ -206,13 +217,19 @@ func setDeadline(ctx context.Context, pub *amqp.Publishing) bool {
 }
 
 // awaitReply waits for the call's reply (or the error that replaced it)
-// or ctx's end, then hands an isolated lane back.
-func (s *session) awaitReply(ctx context.Context, id uint64, pc *pendingCall, l *lane, isolated bool) (amqp.Delivery, error) {
+// or ctx's end, then hands an isolated lane back. A call whose context is
+// cancelled (not one whose deadline passed: the server sees that itself)
+// tells the servers of dst, so that the handler's context is cancelled too.
+func (s *session) awaitReply(ctx context.Context, id uint64, pc *pendingCall, l *lane, dst destination, correlationID string) (amqp.Delivery, error) {
+	isolated := dst.isolated
 	var r result
 	select {
 	case r = <-pc.done:
 	case <-ctx.Done():
 		if s.pending.take(id) != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				s.cancelLater(dst.key, correlationID)
+			}
 			if isolated {
 				// The request may still be refused later on this channel:
 				// it must carry no other call.

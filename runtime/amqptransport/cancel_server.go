@@ -16,11 +16,6 @@ import (
 // server session binds a queue of its own to the exchange for every queue
 // it serves, and cancels the context of the handler running that call.
 
-// cancelExchange is the durable direct exchange cancel messages go
-// through. The client half declares the same constant in cancel.go: keep
-// one of the two when both halves meet.
-const cancelExchange = "svcclient.cancel"
-
 // cancelType is the type property of a cancel message.
 const cancelType = "cancel"
 

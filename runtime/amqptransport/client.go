@@ -2,6 +2,8 @@ package amqptransport
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -24,19 +26,32 @@ import (
 // connection shared by every call. It reconnects on its own when the
 // connection is lost. A Conn is safe for concurrent use; Close releases it.
 type Conn struct {
-	cfg         clientConfig
-	url         string
+	cfg clientConfig
+	// urls are the nodes to connect to: Dial's URL first, then
+	// WithNodes's. node is the index of the one connected to, or tried
+	// last; only the supervising goroutine changes it after Dial.
+	urls        []string
+	node        int
 	contentType string
 	codecs      codecSet
-	// secure is true for amqps://, where grpc.PerRPCCredentials that
-	// require transport security may be sent; audience is the broker's
-	// scheme://host:port, for their GetRequestMetadata.
+	// secure is true when every node's URL is amqps://, where
+	// grpc.PerRPCCredentials that require transport security may be sent;
+	// audience is the first node's scheme://host:port, for their
+	// GetRequestMetadata.
 	secure   bool
 	audience string
 
-	// seq numbers calls; the number is the request's correlation_id.
-	seq  atomic.Uint64
-	sess atomic.Pointer[session] // nil while disconnected
+	// idPrefix starts every correlation_id of this Conn: 128 random bits
+	// (22 characters of unpadded base64url) and a dot, so that ids are
+	// unique across clients (servers find a call to cancel by its id); seq
+	// numbers the calls after it, in base 36. The id stays within 32 bytes
+	// for the first 36⁹ (10¹⁴) calls: longer shortstrs cost amqp091-go an
+	// allocation each time it reads one (Go allocates byte slices of up to
+	// 32 bytes on the stack), which bench/'s BenchmarkAMQP showed as 3
+	// more allocations per call with a 32-digit hex prefix.
+	idPrefix string
+	seq      atomic.Uint64
+	sess     atomic.Pointer[session] // nil while disconnected
 
 	mu      sync.Mutex
 	ready   chan struct{} // closed once a session is up; replaced when it is lost
@@ -62,6 +77,9 @@ var _ grpc.ClientConnInterface = (*Conn)(nil)
 // Dial connects to the broker at url (amqp:// or amqps://) and returns a
 // Conn. It fails if that first connection fails, so that a wrong URL or
 // credentials show at once; after that the Conn reconnects by itself.
+// With [WithNodes], url is the first node of a cluster: Dial tries the
+// nodes in order and fails only if none answers, and the Conn moves to the
+// next node whenever it loses its connection.
 //
 // Each call is published to the default exchange with the service's
 // fully-qualified name as routing key (see [WithRouting]), with
@@ -72,19 +90,34 @@ func Dial(url string, opts ...ClientOption) (*Conn, error) {
 		commonConfig: defaultCommon(),
 		codec:        runtime.ProtoCodec{},
 		isolateAbove: DefaultIsolationThreshold,
+		presenceTTL:  DefaultPresenceTTL,
 	}
 	for _, o := range opts {
 		o.applyToClient(&cfg)
 	}
-	uri, err := amqp.ParseURI(url)
+	urls := append([]string{url}, cfg.nodes...)
+	secure := true
+	var audience string
+	for i, u := range urls {
+		uri, err := amqp.ParseURI(u)
+		if err != nil {
+			return nil, fmt.Errorf("amqptransport: node %d: %w", i, err)
+		}
+		secure = secure && uri.Scheme == "amqps"
+		if i == 0 {
+			audience = uri.Scheme + "://" + net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port))
+		}
+	}
+	idPrefix, err := newClientID()
 	if err != nil {
 		return nil, fmt.Errorf("amqptransport: %w", err)
 	}
 	c := &Conn{
-		secure:      uri.Scheme == "amqps",
-		audience:    uri.Scheme + "://" + net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)),
+		secure:      secure,
+		audience:    audience,
 		cfg:         cfg,
-		url:         url,
+		urls:        urls,
+		idPrefix:    idPrefix,
 		contentType: contentType(cfg.codec),
 		codecs:      defaultCodecs(),
 		ready:       make(chan struct{}),
@@ -93,7 +126,16 @@ func Dial(url string, opts ...ClientOption) (*Conn, error) {
 	}
 	c.codecs.set(cfg.codec)
 	c.dialContext, c.cancelDial = context.WithCancel(context.Background())
-	s, err := c.connect()
+	var s *session
+	for i := range c.urls {
+		c.node = i
+		if s, err = c.connect(); err == nil {
+			break
+		}
+		if len(c.urls) > 1 {
+			err = fmt.Errorf("node %d of %d: %w", i, len(c.urls), err)
+		}
+	}
 	if err != nil {
 		c.cancelDial()
 		return nil, fmt.Errorf("amqptransport: %w", err)
@@ -104,12 +146,30 @@ func Dial(url string, opts ...ClientOption) (*Conn, error) {
 	return c, nil
 }
 
+// newClientID returns a Conn's correlation_id prefix: 128 random bits.
+func newClientID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("making a client id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]) + ".", nil
+}
+
+// correlationID returns the correlation_id of call number id.
+func (c *Conn) correlationID(id uint64) string {
+	var buf [48]byte
+	return string(strconv.AppendUint(append(buf[:0], c.idPrefix...), id, 36))
+}
+
 // session is one AMQP connection of a Conn and what was built on it.
 type session struct {
 	c       *Conn
 	conn    *amqp.Connection
 	replyTo string
 	pending pendingTable
+
+	presence *presence         // nil when WithPresenceTTL turned probes off
+	cancels  chan cancelNotice // for sendCancels
 
 	sharedMu sync.Mutex
 	shared   atomic.Pointer[lane]
@@ -132,29 +192,34 @@ type session struct {
 // maxIdleIsolated bounds the isolated lanes kept open between calls.
 const maxIdleIsolated = 8
 
-// connect dials and builds a session: the shared lane and, for a private
-// reply queue, the queue and its consumer.
+// connect dials node c.node and builds a session: the shared lane and, for
+// a private reply queue, the queue and its consumer.
 func (c *Conn) connect() (*session, error) {
 	cfg := c.cfg.dialConfig("svcclient amqptransport client")
 	if cfg.Dial == nil {
 		cfg.Dial = contextDialer(c.dialContext)
 	}
-	conn, err := amqp.DialConfig(c.url, cfg)
+	conn, err := amqp.DialConfig(c.urls[c.node], cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{
-		c:      c,
-		conn:   conn,
-		idle:   make(chan *lane, maxIdleIsolated),
-		closes: conn.NotifyClose(make(chan *amqp.Error, 1)),
-		blocks: conn.NotifyBlocked(make(chan amqp.Blocking, 4)),
-		wake:   make(chan struct{}, 1),
-		ended:  make(chan struct{}),
+		c:       c,
+		conn:    conn,
+		cancels: make(chan cancelNotice, cancelNotices),
+		idle:    make(chan *lane, maxIdleIsolated),
+		closes:  conn.NotifyClose(make(chan *amqp.Error, 1)),
+		blocks:  conn.NotifyBlocked(make(chan amqp.Blocking, 4)),
+		wake:    make(chan struct{}, 1),
+		ended:   make(chan struct{}),
+	}
+	if c.cfg.presenceTTL >= 0 {
+		s.presence = newPresence(s, c.cfg.presenceTTL)
 	}
 	s.pending.init()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.closer()
+	go s.sendCancels()
 	fail := func(err error) (*session, error) {
 		_ = conn.Close()
 		close(s.ended)
@@ -369,12 +434,20 @@ func (c *Conn) supervise(s *session) {
 		if time.Since(started) > healthyAfter {
 			retries = 0
 		}
-		for {
-			// The first attempt after a healthy connection is immediate.
-			if retries > 0 && !sleep(backoffDelay(c.cfg.backoff, retries-1), c.closing) {
-				return
+		for attempt := 0; ; attempt++ {
+			// Each round tries every node once, starting with the one
+			// after the node that was lost: a node that went down is the
+			// last one to try again. Only rounds wait, not the attempts
+			// within one, so moving to another live node of a cluster
+			// costs no delay.
+			if attempt%len(c.urls) == 0 {
+				// The first round after a healthy connection is immediate.
+				if retries > 0 && !sleep(backoffDelay(c.cfg.backoff, retries-1), c.closing) {
+					return
+				}
+				retries++
 			}
-			retries++
+			c.node = (c.node + 1) % len(c.urls)
 			next, err := c.connect()
 			if err == nil {
 				s = next

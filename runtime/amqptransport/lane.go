@@ -2,6 +2,7 @@ package amqptransport
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -172,8 +173,8 @@ func (t *pendingTable) failLane(l *lane, err error) {
 // deliver hands a reply to its call. Replies nobody waits for (the call was
 // cancelled, or the correlation_id is not ours) are dropped quietly.
 func (s *session) deliver(d amqp.Delivery) {
-	id, err := strconv.ParseUint(d.CorrelationId, 10, 64)
-	if err != nil {
+	id, ok := s.c.callID(d.CorrelationId)
+	if !ok {
 		return
 	}
 	if pc := s.pending.take(id); pc != nil {
@@ -184,8 +185,8 @@ func (s *session) deliver(d amqp.Delivery) {
 // returned fails the call whose request the broker could not route: no
 // queue is bound for it, which means no server runs.
 func (s *session) returned(r amqp.Return) {
-	id, err := strconv.ParseUint(r.CorrelationId, 10, 64)
-	if err != nil {
+	id, ok := s.c.callID(r.CorrelationId)
+	if !ok {
 		return
 	}
 	if pc := s.pending.take(id); pc != nil {
@@ -193,6 +194,17 @@ func (s *session) returned(r amqp.Return) {
 			"amqptransport: no queue for %s: the broker returned the request (%d %s): is a server for it running?",
 			routeString(r.Exchange, r.RoutingKey), r.ReplyCode, r.ReplyText))}
 	}
+}
+
+// callID returns the call number of one of c's correlation ids, and false
+// for an id that is not c's.
+func (c *Conn) callID(correlationID string) (uint64, bool) {
+	n, ok := strings.CutPrefix(correlationID, c.idPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(n, 36, 64)
+	return id, err == nil
 }
 
 func routeString(exchange, key string) string {

@@ -94,6 +94,7 @@ type clientConfig struct {
 	privateReply bool
 	route        func(fullMethod string) (exchange, routingKey string)
 	isolateAbove int
+	presenceTTL  time.Duration // WithPresenceTTL; negative: no probes
 }
 
 type serverConfig struct {
@@ -278,7 +279,7 @@ func WithQueueSetup(setup func(ch *amqp.Channel, queue string) error) RegisterOp
 	return registerOptionFunc(func(r *registration) { r.setup = setup })
 }
 
-// Server options of issue 10: the request queue's type, and cluster nodes.
+// Server options: the request queue's type and its delivery limit.
 
 // serverQueueConfig is how a server declares its request queues.
 type serverQueueConfig struct {
@@ -317,6 +318,8 @@ func WithDeliveryLimit(n int) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.deliveryLimit = n })
 }
 
+// Cluster nodes (client and server), and the client's presence probe.
+
 // WithNodes adds the other nodes of a RabbitMQ cluster to the URL given to
 // Dial (or Server.Start), as URLs of the same form. The connection goes to
 // the first node that answers, in order; when it is lost, the next
@@ -326,4 +329,20 @@ func WithDeliveryLimit(n int) ServerOption {
 // another connection.
 func WithNodes(urls ...string) Option {
 	return commonOption(func(c *commonConfig) { c.nodes = append([]string(nil), urls...) })
+}
+
+// WithPresenceTTL sets how long a client trusts that a request queue has a
+// consumer (a server) before it asks the broker again, by a passive
+// queue.declare, whose reply carries the consumer count. A call to a queue
+// with no consumer, or to no queue, fails at once with Unavailable and is
+// not published; that answer is never cached, so a server that starts is
+// seen by the next call. The default is [DefaultPresenceTTL]; 0 asks
+// before every call; a negative d turns the probe off, leaving only the
+// mandatory flag (which sees a missing queue, not a queue without
+// consumers) to fail calls nobody serves.
+//
+// Only calls published to the default exchange are probed, since only
+// there is the routing key a queue's name.
+func WithPresenceTTL(d time.Duration) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.presenceTTL = d })
 }
