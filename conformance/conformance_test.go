@@ -32,12 +32,12 @@ func TestConnectConformance(t *testing.T) {
 
 	t.Run("server", func(t *testing.T) {
 		run(t, runner, "--mode", "server", "--conf", "server-config.yaml",
-			"--known-failing", "@server-known-failing.txt", "--parallel", "2", "--max-servers", "2",
+			"--known-failing", "@server-known-failing.txt", "--known-flaky", "@server-known-flaky.txt", "--parallel", "2", "--max-servers", "2",
 			"--", filepath.Join(bin, "server"))
 	})
 	t.Run("client", func(t *testing.T) {
 		run(t, runner, "--mode", "client", "--conf", "client-config.yaml",
-			"--known-failing", "@client-known-failing.txt", "--max-servers", "2",
+			"--known-failing", "@client-known-failing.txt", "--known-flaky", "@client-known-flaky.txt", "--max-servers", "2",
 			"--", filepath.Join(bin, "client"))
 	})
 }

@@ -31,12 +31,6 @@ import (
 // invoke performs one test case. Its error is a failure of the client
 // program (a case it cannot run), not of the call.
 func invoke(ctx context.Context, req *conformancev1.ClientCompatRequest) (*conformancev1.ClientResponseResult, error) {
-	if req.GetProtocol() != conformancev1.Protocol_PROTOCOL_CONNECT {
-		return nil, fmt.Errorf("protocol %s is not supported", req.GetProtocol())
-	}
-	if req.GetCompression() != conformancev1.Compression_COMPRESSION_IDENTITY && req.GetCompression() != conformancev1.Compression_COMPRESSION_UNSPECIFIED {
-		return nil, fmt.Errorf("compression %s is not supported", req.GetCompression())
-	}
 	if req.GetService() != "connectrpc.conformance.v1.ConformanceService" {
 		return nil, fmt.Errorf("service %q is not the conformance service", req.GetService())
 	}
@@ -63,15 +57,36 @@ func invoke(ctx context.Context, req *conformancev1.ClientCompatRequest) (*confo
 		return unary(ctx, req, client.Unimplemented, func(*conformancev1.UnimplementedResponse) *conformancev1.ConformancePayload { return nil })
 	case "ServerStream":
 		return serverStream(ctx, req, client)
+	case "ClientStream":
+		return clientStream(ctx, req, client)
+	case "BidiStream":
+		return bidiStream(ctx, req, client)
 	default:
 		return nil, fmt.Errorf("method %q is not supported", req.GetMethod())
 	}
 }
 
-// dial makes a connection for the case's server, HTTP version, TLS, codec
-// and read limit.
+// dial makes a connection for the case's server, protocol, HTTP version,
+// TLS, codec, compression and read limit.
 func dial(req *conformancev1.ClientCompatRequest) (grpc.ClientConnInterface, func(), error) {
 	opts := []httptransport.ClientOption{httptransport.WithConnectRoutes()}
+	switch req.GetProtocol() {
+	case conformancev1.Protocol_PROTOCOL_CONNECT:
+	case conformancev1.Protocol_PROTOCOL_GRPC_WEB:
+		opts = append(opts, httptransport.WithGRPCWeb())
+	default:
+		// gRPC itself is grpc-go's to speak (runtime/grpctransport).
+		return nil, nil, fmt.Errorf("protocol %s is not supported", req.GetProtocol())
+	}
+	switch req.GetCompression() {
+	case conformancev1.Compression_COMPRESSION_IDENTITY, conformancev1.Compression_COMPRESSION_UNSPECIFIED:
+	case conformancev1.Compression_COMPRESSION_GZIP:
+		// Every message, however small: the suite checks that requests
+		// are compressed (connect-go's default is the same).
+		opts = append(opts, httptransport.WithCompression("gzip"), httptransport.WithCompressMinBytes(0))
+	default:
+		return nil, nil, fmt.Errorf("compression %s is not supported", req.GetCompression())
+	}
 	switch req.GetCodec() {
 	case conformancev1.Codec_CODEC_PROTO:
 		opts = append(opts, httptransport.WithCodec(runtime.ProtoCodec{}))
@@ -103,6 +118,9 @@ func dial(req *conformancev1.ClientCompatRequest) (grpc.ClientConnInterface, fun
 		t.Protocols.SetHTTP2(true)
 	case v == conformancev1.HTTPVersion_HTTP_VERSION_2:
 		t.Protocols.SetUnencryptedHTTP2(true)
+		// Tells the Conn that its client speaks HTTP/2 to http:// URLs,
+		// which bidi calls need.
+		opts = append(opts, httptransport.WithH2C())
 	default:
 		return nil, nil, fmt.Errorf("HTTP version %s is not supported", v)
 	}
@@ -217,4 +235,142 @@ func serverStream(ctx context.Context, req *conformancev1.ClientCompatRequest, c
 	}
 	result.ResponseTrailers = compat.MetadataToHeaders(stream.Trailer())
 	return result, nil
+}
+
+// clientStream performs a client-streaming call: every request message,
+// each after the case's delay, then the one response.
+func clientStream(ctx context.Context, req *conformancev1.ClientCompatRequest, client conformancev1svc.ConformanceServiceClient) (*conformancev1.ClientResponseResult, error) {
+	ins := make([]*conformancev1.ClientStreamRequest, len(req.GetRequestMessages()))
+	for i, m := range req.GetRequestMessages() {
+		ins[i] = new(conformancev1.ClientStreamRequest)
+		if err := m.UnmarshalTo(ins[i]); err != nil {
+			return nil, err
+		}
+	}
+	timing := cancelTimingOf(req)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	result := &conformancev1.ClientResponseResult{}
+	stream, err := client.ClientStream(ctx)
+	if err != nil {
+		result.Error = compat.ProtoError(err)
+		return result, nil
+	}
+	for _, in := range ins {
+		if err := sleep(ctx, req.GetRequestDelayMs()); err != nil {
+			break
+		}
+		// An error here (io.EOF: the server ended the call) comes back
+		// from CloseAndRecv.
+		if stream.Send(in) != nil {
+			break
+		}
+	}
+	if timing.beforeCloseSend {
+		cancel()
+	} else if timing.afterCloseSendMs >= 0 {
+		time.AfterFunc(time.Duration(timing.afterCloseSendMs)*time.Millisecond, cancel)
+	}
+	out, err := stream.CloseAndRecv()
+	if err != nil {
+		result.Error = compat.ProtoError(err)
+	} else {
+		result.Payloads = append(result.Payloads, out.GetPayload())
+	}
+	header, _ := stream.Header()
+	result.ResponseHeaders = compat.MetadataToHeaders(header)
+	result.ResponseTrailers = compat.MetadataToHeaders(stream.Trailer())
+	return result, nil
+}
+
+// bidiStream performs a bidi call: full duplex reads a response after
+// each request; half duplex sends every request, then reads.
+func bidiStream(ctx context.Context, req *conformancev1.ClientCompatRequest, client conformancev1svc.ConformanceServiceClient) (*conformancev1.ClientResponseResult, error) {
+	ins := make([]*conformancev1.BidiStreamRequest, len(req.GetRequestMessages()))
+	for i, m := range req.GetRequestMessages() {
+		ins[i] = new(conformancev1.BidiStreamRequest)
+		if err := m.UnmarshalTo(ins[i]); err != nil {
+			return nil, err
+		}
+	}
+	fullDuplex := req.GetStreamType() == conformancev1.StreamType_STREAM_TYPE_FULL_DUPLEX_BIDI_STREAM
+	timing := cancelTimingOf(req)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	result := &conformancev1.ClientResponseResult{}
+	stream, err := client.BidiStream(ctx)
+	if err != nil {
+		result.Error = compat.ProtoError(err)
+		return result, nil
+	}
+	defer func() { result.ResponseTrailers = compat.MetadataToHeaders(stream.Trailer()) }()
+	received := 0
+	recv := func() error {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		result.Payloads = append(result.Payloads, msg.GetPayload())
+		received++
+		if received == timing.afterNumResponses {
+			cancel()
+		}
+		return nil
+	}
+	var callErr error
+	for _, in := range ins {
+		if err := sleep(ctx, req.GetRequestDelayMs()); err != nil {
+			break
+		}
+		if err := stream.Send(in); err != nil {
+			// The server ended the call: its status comes from Recv.
+			callErr = recv()
+			if callErr == nil {
+				callErr = err
+			}
+			break
+		}
+		if fullDuplex {
+			if callErr = recv(); callErr != nil {
+				break
+			}
+		}
+	}
+	if timing.beforeCloseSend {
+		cancel()
+	}
+	if err := stream.CloseSend(); err != nil && callErr == nil {
+		callErr = err
+	}
+	if timing.afterCloseSendMs >= 0 {
+		time.AfterFunc(time.Duration(timing.afterCloseSendMs)*time.Millisecond, cancel)
+	}
+	header, err := stream.Header()
+	if err != nil && callErr == nil {
+		callErr = err
+	}
+	result.ResponseHeaders = compat.MetadataToHeaders(header)
+	for callErr == nil {
+		callErr = recv()
+	}
+	if !errors.Is(callErr, io.EOF) {
+		result.Error = compat.ProtoError(callErr)
+	}
+	return result, nil
+}
+
+// sleep waits ms milliseconds, or less if ctx ends first; it returns
+// ctx's error then.
+func sleep(ctx context.Context, ms uint32) error {
+	if ms == 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

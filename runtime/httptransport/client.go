@@ -194,12 +194,12 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.grpcWeb {
-		return c.invokeGRPCWeb(ctx, cm, in, out, ci)
-	}
 	compressor, err := c.compressorFor(opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.grpcWeb {
+		return c.invokeGRPCWeb(ctx, cm, in, out, ci, compressor)
 	}
 	hr, body, err := c.newRequest(ctx, cm, in, ci, false, compressor)
 	if err != nil {

@@ -39,7 +39,7 @@ var (
 // grpcWebRequest builds the request of a gRPC-Web call: one envelope, the
 // deadline as grpc-timeout, metadata as headers. The caller must release
 // the body once the exchange is over.
-func (c *Conn) grpcWebRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *transport.CallInfo) (*http.Request, *requestBody, error) {
+func (c *Conn) grpcWebRequest(ctx context.Context, cm *clientMethod, req proto.Message, ci *transport.CallInfo, compressor string) (*http.Request, *requestBody, error) {
 	if err := transport.ContextError(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -59,6 +59,9 @@ func (c *Conn) grpcWebRequest(ctx context.Context, cm *clientMethod, req proto.M
 			h[headerGRPCTimeout] = []string{t}
 		}
 	}
+	if compressor == encodingGzip {
+		h[headerGRPCEncoding] = grpcEncodingGzip
+	}
 	buf := getBuffer()
 	b := appendEnvelopeHeader(buf.AvailableBuffer(), 0, 0)
 	b, err := c.codec.MarshalAppend(b, req)
@@ -66,12 +69,16 @@ func (c *Conn) grpcWebRequest(ctx context.Context, cm *clientMethod, req proto.M
 		putBuffer(buf)
 		return nil, nil, transport.NotSent(status.Errorf(codes.Internal, "encoding request: %v", err))
 	}
+	// The limit is on the message as encoded, before compression.
+	if n := len(b) - envelopePrefixLen; ci.MaxSendMsgSize > 0 && n > ci.MaxSendMsgSize {
+		putBuffer(buf)
+		return nil, nil, transport.NotSent(status.Errorf(codes.ResourceExhausted, "request of %d bytes is larger than the limit of %d bytes", n, ci.MaxSendMsgSize))
+	}
+	if compressor == encodingGzip && len(b)-envelopePrefixLen >= c.compressMin {
+		b = appendCompressed(appendEnvelopeHeader(nil, flagCompressed, 0), b[envelopePrefixLen:])
+	}
 	putLength(b, len(b)-envelopePrefixLen)
 	buf.Write(b)
-	if ci.MaxSendMsgSize > 0 && buf.Len()-envelopePrefixLen > ci.MaxSendMsgSize {
-		putBuffer(buf)
-		return nil, nil, transport.NotSent(status.Errorf(codes.ResourceExhausted, "request of %d bytes is larger than the limit of %d bytes", buf.Len()-envelopePrefixLen, ci.MaxSendMsgSize))
-	}
 	hr := newHTTPRequest(ctx, http.MethodPost, cm.connectURL, h)
 	body := newRequestBody(buf)
 	hr.Body = body.reader()
@@ -173,8 +180,8 @@ func (g *grpcWebResponse) next(msg proto.Message) error {
 }
 
 // invokeGRPCWeb performs a unary call over gRPC-Web.
-func (c *Conn) invokeGRPCWeb(ctx context.Context, cm *clientMethod, req, reply proto.Message, ci *transport.CallInfo) (header, trailer metadata.MD, err error) {
-	hr, body, err := c.grpcWebRequest(ctx, cm, req, ci)
+func (c *Conn) invokeGRPCWeb(ctx context.Context, cm *clientMethod, req, reply proto.Message, ci *transport.CallInfo, compressor string) (header, trailer metadata.MD, err error) {
+	hr, body, err := c.grpcWebRequest(ctx, cm, req, ci, compressor)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,7 +219,7 @@ func isStatusError(err error) bool {
 }
 
 // newGRPCWebStream opens a server-streaming call over gRPC-Web.
-func (c *Conn) newGRPCWebStream(ctx context.Context, desc *grpc.StreamDesc, method string, ci transport.CallInfo) (grpc.ClientStream, error) {
+func (c *Conn) newGRPCWebStream(ctx context.Context, desc *grpc.StreamDesc, method string, ci transport.CallInfo, compressor string) (grpc.ClientStream, error) {
 	if kind := transport.KindOf(desc); kind != transport.ServerStream {
 		err := transport.NotSent(status.Errorf(codes.Unimplemented, "%s is a %s method: gRPC-Web carries unary and server-streaming calls only", method, kind))
 		ci.Finish(Name, nil, nil, err)
@@ -222,7 +229,7 @@ func (c *Conn) newGRPCWebStream(ctx context.Context, desc *grpc.StreamDesc, meth
 		ci.Finish(Name, nil, nil, err)
 		return nil, err
 	}
-	return &grpcWebClientStream{conn: c, ctx: ctx, method: c.method(method), info: ci}, nil
+	return &grpcWebClientStream{conn: c, ctx: ctx, method: c.method(method), info: ci, compressor: compressor}, nil
 }
 
 // grpcWebClientStream is a server-streaming call over gRPC-Web: the one
@@ -234,6 +241,8 @@ type grpcWebClientStream struct {
 	info   transport.CallInfo
 	req    proto.Message
 	closed bool
+	// compressor is "" or "gzip": how the request message is compressed.
+	compressor string
 
 	resp *grpcWebResponse
 
@@ -267,7 +276,7 @@ func (s *grpcWebClientStream) CloseSend() error {
 	if s.req == nil {
 		return s.finish(status.Error(codes.Internal, "CloseSend: no request was sent"))
 	}
-	hr, body, err := s.conn.grpcWebRequest(s.ctx, s.method, s.req, &s.info)
+	hr, body, err := s.conn.grpcWebRequest(s.ctx, s.method, s.req, &s.info, s.compressor)
 	if err != nil {
 		return s.finish(err)
 	}

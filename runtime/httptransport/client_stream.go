@@ -35,13 +35,17 @@ import (
 // is written.
 func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ci := transport.ReadCallOptions(opts)
-	if c.grpcWeb {
-		return c.newGRPCWebStream(ctx, desc, method, ci)
-	}
 	kind := transport.KindOf(desc)
 	fail := func(err error) (grpc.ClientStream, error) {
 		ci.Finish(Name, nil, nil, err)
 		return nil, err
+	}
+	compressor, err := c.compressorFor(opts)
+	if err != nil {
+		return fail(err)
+	}
+	if c.grpcWeb {
+		return c.newGRPCWebStream(ctx, desc, method, ci, compressor)
 	}
 	if kind == transport.Unary {
 		return fail(transport.NotSent(status.Errorf(codes.Internal, "%s is a unary method: call it with Invoke", method)))
@@ -49,11 +53,7 @@ func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method stri
 	if err := transport.ContextError(ctx); err != nil {
 		return fail(err)
 	}
-	s := &clientStream{conn: c, ctx: ctx, method: c.method(method), kind: kind, info: ci, done: make(chan struct{})}
-	var err error
-	if s.compressor, err = c.compressorFor(opts); err != nil {
-		return fail(err)
-	}
+	s := &clientStream{conn: c, ctx: ctx, method: c.method(method), kind: kind, info: ci, done: make(chan struct{}), compressor: compressor}
 	if !kind.ClientStreams() {
 		return s, nil
 	}

@@ -391,7 +391,7 @@ func TestGRPCProtocolMalformed(t *testing.T) {
 		{"not protobuf", nil, grpcEnvelope(0, []byte{0xff, 0xff, 0xff}), codes.InvalidArgument},
 		{"truncated envelope", nil, []byte{0, 0, 0}, codes.Internal},
 		{"truncated message", nil, grpcEnvelope(0, hello)[:6], codes.Internal},
-		{"no message", nil, nil, codes.Internal},
+		{"no message", nil, nil, codes.Unimplemented}, // as connect-go and the conformance suite have it
 		{"two messages", nil, append(grpcEnvelope(0, hello), grpcEnvelope(0, hello)...), codes.Unimplemented},
 		{"over the limit", nil, grpcEnvelope(0, make([]byte, 2048)), codes.ResourceExhausted},
 		{"compressed without encoding", nil, grpcEnvelope(flagCompressedForTest, hello), codes.Internal},

@@ -52,7 +52,7 @@ func TestGRPCWebClientStream(t *testing.T) {
 	defer cancel()
 	desc := &streamingv1.CounterService_ServiceDesc.Streams[0]
 	open := func(to int64) grpc.ServerStreamingClient[streamingv1.CountResponse] {
-		cs, err := conn.newGRPCWebStream(ctx, desc, streamingv1.CounterService_Count_FullMethodName, transport.ReadCallOptions(nil))
+		cs, err := conn.newGRPCWebStream(ctx, desc, streamingv1.CounterService_Count_FullMethodName, transport.ReadCallOptions(nil), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestGRPCWebClientStream(t *testing.T) {
 	}
 
 	// Client and bidi streaming are refused before anything is sent.
-	if _, err := conn.newGRPCWebStream(ctx, &streamingv1.CounterService_ServiceDesc.Streams[1], streamingv1.CounterService_Sum_FullMethodName, transport.ReadCallOptions(nil)); status.Code(err) != codes.Unimplemented {
+	if _, err := conn.newGRPCWebStream(ctx, &streamingv1.CounterService_ServiceDesc.Streams[1], streamingv1.CounterService_Sum_FullMethodName, transport.ReadCallOptions(nil), ""); status.Code(err) != codes.Unimplemented {
 		t.Errorf("Sum over gRPC-Web = %v, want Unimplemented", err)
 	}
 }

@@ -227,3 +227,30 @@ func TestGRPCWebClient(t *testing.T) {
 		})
 	}
 }
+
+// TestGRPCWebClientCompressesRequests checks that WithCompression("gzip")
+// applies to gRPC-Web as to Connect: Grpc-Encoding: gzip and the request
+// envelope flagged compressed, which the handler still answers.
+func TestGRPCWebClientCompressesRequests(t *testing.T) {
+	var encoding string
+	var flags byte
+	inner := grpcHandler()
+	base := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		encoding = r.Header.Get("Grpc-Encoding")
+		if len(body) > 0 {
+			flags = body[0]
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		inner.ServeHTTP(w, r)
+	}))
+	conn := dial(t, base, httptransport.WithGRPCWeb(), httptransport.WithCodec(runtime.ProtoCodec{}),
+		httptransport.WithCompression("gzip"), httptransport.WithCompressMinBytes(0))
+	reply, err := helloworldsvc.NewGreeterClient(conn).SayHello(testContext(t), &helloworld.HelloRequest{Name: "web"})
+	if err != nil || reply.GetMessage() != "Hello, web" {
+		t.Fatalf("SayHello = %v, %v", reply, err)
+	}
+	if encoding != "gzip" || flags&1 == 0 {
+		t.Errorf("request Grpc-Encoding %q, envelope flags %#x; want gzip and the compressed bit", encoding, flags)
+	}
+}

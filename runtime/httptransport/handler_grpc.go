@@ -159,7 +159,7 @@ func (s *grpcStream) recv(msg proto.Message, unary bool) error {
 	if err != nil {
 		if err == io.EOF {
 			if unary {
-				return status.Errorf(codes.Internal, "%s takes one request message; the request ended without one", s.method.FullMethod)
+				return status.Errorf(codes.Unimplemented, "%s takes one request message; the request ended without one", s.method.FullMethod)
 			}
 			return io.EOF
 		}

@@ -190,7 +190,7 @@ func (h *Handler) readEnvelopedRequest(r *http.Request, m *transport.MethodDesc,
 	}
 	flags, data, err := splitRequestEnvelope(buf.Bytes(), h.readMax)
 	if err == io.EOF {
-		return nil, status.Errorf(codes.InvalidArgument, "%s takes one request message; the request body is empty", m.FullMethod)
+		return nil, status.Errorf(codes.Unimplemented, "%s takes one request message; the request body is empty", m.FullMethod)
 	}
 	if err != nil {
 		return nil, err

@@ -440,3 +440,13 @@ func (e *connectError) err() error {
 	}
 	return status.Error(codes.Unknown, e.Code+": "+e.Message)
 }
+
+// TestServerStreamWithoutRequest checks that a server-streaming call whose
+// body holds no request message ends Unimplemented, as connect-go answers
+// it and the Connect conformance suite expects.
+func TestServerStreamWithoutRequest(t *testing.T) {
+	base := serve(t, nil, streamingv1svc.NewCounterServiceService(conformance.Counter{}))
+	req, _ := http.NewRequest("POST", base+"/example.streaming.v1.CounterService/Count", http.NoBody)
+	req.Header.Set("Content-Type", "application/connect+proto")
+	wantCode(t, connectStreamError(t, req), codes.Unimplemented)
+}
