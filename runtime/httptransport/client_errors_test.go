@@ -166,3 +166,43 @@ func TestGRPCWebClientHeaderStatusWithBody(t *testing.T) {
 		t.Errorf("got %v (%v), want FailedPrecondition from the trailer envelope", code, err)
 	}
 }
+
+// TestClientRecvAfterCancel checks that once a server stream's context is
+// cancelled, the next Recv returns Canceled, even when more messages and
+// the server's end are already buffered: as on grpc-go, and as the Connect
+// conformance suite's cancel-after-responses case expects (over gRPC-Web
+// it flaked, reporting the server's end).
+func TestClientRecvAfterCancel(t *testing.T) {
+	// Two messages and the server's OK end, all at once.
+	two := string(envelope(0, "")) + string(envelope(0, ""))
+	t.Run("grpc-web", func(t *testing.T) {
+		raw := rawResponse{200, "application/grpc-web", []byte(two + string(envelope(0x80, "grpc-status: 0\r\n")))}
+		recvAfterCancel(t, serveRawWithHeader(t, raw, nil, httptransport.WithGRPCWeb()))
+	})
+	t.Run("connect", func(t *testing.T) {
+		raw := rawResponse{200, "application/connect+proto", []byte(two + string(endStream(`{}`)))}
+		recvAfterCancel(t, serveRawWithHeader(t, raw, nil))
+	})
+}
+
+func recvAfterCancel(t *testing.T, conn *httptransport.Conn) {
+	for i := range 50 {
+		ctx, cancel := context.WithCancel(testContext(t))
+		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/test.v1.Raw/Stream")
+		if err == nil {
+			if err = s.SendMsg(&emptypb.Empty{}); err == nil {
+				err = s.CloseSend()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecvMsg(&emptypb.Empty{}); err != nil {
+			t.Fatalf("first RecvMsg: %v", err)
+		}
+		cancel()
+		if err := s.RecvMsg(&emptypb.Empty{}); status.Code(err) != codes.Canceled {
+			t.Fatalf("run %d: RecvMsg after cancel = %v, want Canceled", i, err)
+		}
+	}
+}

@@ -347,6 +347,11 @@ func (s *grpcWebClientStream) RecvMsg(m any) error {
 	if err := s.ended(); err != nil {
 		return err
 	}
+	// A cancelled call ends now, whatever is already buffered: the
+	// context's watcher may not have run yet (as on grpc-go).
+	if err := transport.ContextError(s.ctx); err != nil {
+		return s.finish(err)
+	}
 	if s.resp == nil {
 		return status.Error(codes.Internal, "RecvMsg: the request has not been sent (call CloseSend)")
 	}

@@ -366,6 +366,11 @@ func (s *clientStream) RecvMsg(m any) error {
 	if err := s.ended(); err != nil {
 		return err
 	}
+	// A cancelled call ends now, whatever is already buffered: the
+	// context's watcher may not have run yet (as on grpc-go).
+	if err := transport.ContextError(s.ctx); err != nil {
+		return s.finish(err)
+	}
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "RecvMsg: %T is not a proto.Message", m)
