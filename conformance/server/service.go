@@ -77,7 +77,7 @@ func unary(ctx context.Context, req proto.Message, def *conformancev1.UnaryRespo
 		if err := grpc.SetTrailer(ctx, compat.HeadersToMetadata(def.GetResponseTrailers())); err != nil {
 			return nil, err
 		}
-		if err := sleep(ctx, def.GetResponseDelayMs()); err != nil {
+		if err := sleepPastDeadline(ctx, def.GetResponseDelayMs()); err != nil {
 			return nil, err
 		}
 	}
@@ -283,6 +283,25 @@ func requestInfo(ctx context.Context, reqs []*anypb.Any) *conformancev1.Conforma
 		info.ConnectGetInfo = get
 	}
 	return info
+}
+
+// sleepPastDeadline waits the whole ms milliseconds, as the suite's
+// reference server does (time.Sleep), and then returns the call's status
+// error if it ended meanwhile. A unary answer must not race the client's
+// own deadline: the client sends Connect-Timeout-Ms truncated to whole
+// milliseconds, so a handler honouring it answers up to a millisecond
+// before the client gives up; Go's HTTP/2 server flushes the response's
+// HEADERS frame before its DATA frame, and a client whose deadline fires
+// between the two has the status but no error body, which the reference
+// client's wire check reports as "connect error JSON: unexpected end of
+// JSON input". The handler's deadline itself is covered by the
+// runtime/httptransport tests.
+func sleepPastDeadline(ctx context.Context, ms uint32) error {
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return nil
 }
 
 // sleep waits ms milliseconds, or less if the call ends first. It returns

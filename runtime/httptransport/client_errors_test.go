@@ -92,3 +92,117 @@ func TestClientConnectErrors(t *testing.T) {
 		})
 	}
 }
+
+// serveRawWithHeader is serveRaw with extra response headers (pairs),
+// dialled with opts besides the proto codec.
+func serveRawWithHeader(t *testing.T, raw rawResponse, header []string, opts ...httptransport.ClientOption) *httptransport.Conn {
+	t.Helper()
+	url := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", raw.contentType)
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(raw.status)
+		_, _ = w.Write(raw.body)
+	}))
+	return dial(t, url, append(opts, httptransport.WithCodec(runtime.ProtoCodec{}))...)
+}
+
+// TestClientOneResponseCount checks that a response with no message, or
+// with two, for a call that takes exactly one (a Connect client stream, a
+// gRPC-Web unary call) is Unimplemented, as connect-go reports it and the
+// Connect conformance suite expects.
+func TestClientOneResponseCount(t *testing.T) {
+	webOK := string(envelope(0x80, "grpc-status: 0\r\n"))
+	for _, tc := range []struct {
+		name   string
+		web    bool
+		raw    rawResponse
+		header []string
+	}{
+		{"connect/client-stream/no-response", false, rawResponse{200, "application/connect+proto", endStream(`{}`)}, nil},
+		{"connect/client-stream/two-responses", false, rawResponse{200, "application/connect+proto", []byte(string(envelope(0, "")) + string(envelope(0, "")) + string(endStream(`{}`)))}, nil},
+		{"grpc-web/unary/no-response", true, rawResponse{200, "application/grpc-web", []byte(webOK)}, nil},
+		{"grpc-web/unary/two-responses", true, rawResponse{200, "application/grpc-web", []byte(string(envelope(0, "")) + string(envelope(0, "")) + webOK)}, nil},
+		{"grpc-web/unary/trailers-only-no-response", true, rawResponse{200, "application/grpc-web", nil}, []string{"Grpc-Status", "0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var err error
+			if tc.web {
+				conn := serveRawWithHeader(t, tc.raw, tc.header, httptransport.WithGRPCWeb())
+				err = conn.Invoke(ctx, "/test.v1.Raw/Unary", &emptypb.Empty{}, &emptypb.Empty{})
+			} else {
+				conn := serveRawWithHeader(t, tc.raw, tc.header)
+				var s grpc.ClientStream
+				s, err = conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, "/test.v1.Raw/ClientStream")
+				if err == nil {
+					if err = s.SendMsg(&emptypb.Empty{}); err == nil {
+						if err = s.CloseSend(); err == nil {
+							err = s.RecvMsg(&emptypb.Empty{})
+						}
+					}
+				}
+			}
+			if code := status.Code(err); code != codes.Unimplemented {
+				t.Errorf("got %v (%v), want Unimplemented", code, err)
+			}
+		})
+	}
+}
+
+// TestGRPCWebClientHeaderStatusWithBody checks that a grpc-status in the
+// response header is ignored when a body follows: the body's trailer
+// envelope holds the call's status, as connect-go reads it.
+func TestGRPCWebClientHeaderStatusWithBody(t *testing.T) {
+	raw := rawResponse{200, "application/grpc-web", envelope(0x80, "grpc-status: 9\r\n")}
+	conn := serveRawWithHeader(t, raw, []string{"Grpc-Status", "8"}, httptransport.WithGRPCWeb())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := conn.Invoke(ctx, "/test.v1.Raw/Unary", &emptypb.Empty{}, &emptypb.Empty{})
+	if code := status.Code(err); code != codes.FailedPrecondition {
+		t.Errorf("got %v (%v), want FailedPrecondition from the trailer envelope", code, err)
+	}
+}
+
+// TestClientRecvAfterCancel checks that once a server stream's context is
+// cancelled, the next Recv returns Canceled, even when more messages and
+// the server's end are already buffered: as on grpc-go, and as the Connect
+// conformance suite's cancel-after-responses case expects (over gRPC-Web
+// it flaked, reporting the server's end).
+func TestClientRecvAfterCancel(t *testing.T) {
+	// Two messages and the server's OK end, all at once.
+	two := string(envelope(0, "")) + string(envelope(0, ""))
+	t.Run("grpc-web", func(t *testing.T) {
+		raw := rawResponse{200, "application/grpc-web", []byte(two + string(envelope(0x80, "grpc-status: 0\r\n")))}
+		recvAfterCancel(t, serveRawWithHeader(t, raw, nil, httptransport.WithGRPCWeb()))
+	})
+	t.Run("connect", func(t *testing.T) {
+		raw := rawResponse{200, "application/connect+proto", []byte(two + string(endStream(`{}`)))}
+		recvAfterCancel(t, serveRawWithHeader(t, raw, nil))
+	})
+}
+
+func recvAfterCancel(t *testing.T, conn *httptransport.Conn) {
+	for i := range 50 {
+		ctx, cancel := context.WithCancel(testContext(t))
+		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/test.v1.Raw/Stream")
+		if err == nil {
+			if err = s.SendMsg(&emptypb.Empty{}); err == nil {
+				err = s.CloseSend()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecvMsg(&emptypb.Empty{}); err != nil {
+			t.Fatalf("first RecvMsg: %v", err)
+		}
+		cancel()
+		if err := s.RecvMsg(&emptypb.Empty{}); status.Code(err) != codes.Canceled {
+			t.Fatalf("run %d: RecvMsg after cancel = %v, want Canceled", i, err)
+		}
+	}
+}

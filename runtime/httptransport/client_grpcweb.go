@@ -111,7 +111,12 @@ func (g *grpcWebResponse) begin() error {
 		// As grpc-go maps the HTTP status of a response that is not gRPC.
 		return status.Errorf(codeFromHTTPStatus(g.resp.StatusCode), "HTTP status %s", g.resp.Status)
 	}
-	if st, ok := grpcStatusFromHeader(g.resp.Header); ok {
+	g.r = bufio.NewReader(g.resp.Body)
+	// Only a trailers-only response, whose body is empty, carries its
+	// status in the header; when a body follows, its trailer envelope
+	// holds the status and a grpc-status header is ignored, as connect-go
+	// and the Connect conformance suite have it.
+	if st, ok := grpcStatusFromHeader(g.resp.Header); ok && g.bodyIsEmpty() {
 		g.trailer = g.header
 		if st.Code() == codes.OK {
 			return io.EOF
@@ -129,8 +134,14 @@ func (g *grpcWebResponse) begin() error {
 	default:
 		return status.Errorf(codes.Internal, "response in unknown grpc-encoding %q", enc)
 	}
-	g.r = bufio.NewReader(g.resp.Body)
 	return nil
+}
+
+// bodyIsEmpty reports whether the response body ends before its first
+// byte. An error reading it is left for next to report.
+func (g *grpcWebResponse) bodyIsEmpty() bool {
+	_, err := g.r.Peek(1)
+	return err == io.EOF
 }
 
 // next reads the next message into msg. It returns io.EOF after a trailer
@@ -171,7 +182,9 @@ func (g *grpcWebResponse) next(msg proto.Message) error {
 		return st.Err()
 	}
 	if msg == nil {
-		return status.Error(codes.Internal, "protocol error: unary response has more than one message")
+		// Unimplemented, as connect-go has it: the server does not
+		// implement the method as this client knows it.
+		return status.Error(codes.Unimplemented, "protocol error: unary response has more than one message")
 	}
 	if err := g.codec.Unmarshal(data, msg); err != nil {
 		return status.Errorf(codes.Internal, "decoding response message: %v", err)
@@ -196,13 +209,18 @@ func (c *Conn) invokeGRPCWeb(ctx context.Context, cm *clientMethod, req, reply p
 	}
 	g := &grpcWebResponse{resp: resp, codec: c.codec, limit: c.readLimit(ci)}
 	err = g.begin()
+	gotReply := false
 	if err == nil {
 		if err = g.next(reply); err == nil {
 			// The trailer envelope must follow the one message.
+			gotReply = true
 			err = g.next(nil)
-		} else if err == io.EOF {
-			err = status.Error(codes.Internal, "protocol error: unary response has no message")
 		}
+	}
+	if err == io.EOF && !gotReply {
+		// Status OK without the message, in a trailers-only response or
+		// in the body's trailer: Unimplemented, as connect-go has it.
+		err = status.Error(codes.Unimplemented, "protocol error: unary response has no message")
 	}
 	if err == io.EOF {
 		err = nil
@@ -328,6 +346,11 @@ func (s *grpcWebClientStream) Trailer() metadata.MD {
 func (s *grpcWebClientStream) RecvMsg(m any) error {
 	if err := s.ended(); err != nil {
 		return err
+	}
+	// A cancelled call ends now, whatever is already buffered: the
+	// context's watcher may not have run yet (as on grpc-go).
+	if err := transport.ContextError(s.ctx); err != nil {
+		return s.finish(err)
 	}
 	if s.resp == nil {
 		return status.Error(codes.Internal, "RecvMsg: the request has not been sent (call CloseSend)")

@@ -366,6 +366,11 @@ func (s *clientStream) RecvMsg(m any) error {
 	if err := s.ended(); err != nil {
 		return err
 	}
+	// A cancelled call ends now, whatever is already buffered: the
+	// context's watcher may not have run yet (as on grpc-go).
+	if err := transport.ContextError(s.ctx); err != nil {
+		return s.finish(err)
+	}
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "RecvMsg: %T is not a proto.Message", m)
@@ -381,7 +386,9 @@ func (s *clientStream) RecvMsg(m any) error {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) && !s.kind.ServerStreams() && !s.received {
-			err = status.Error(codes.Internal, "protocol error: the stream ended without a response message")
+			// Unimplemented, as connect-go has it: the server does not
+			// implement the method as this client knows it.
+			err = status.Error(codes.Unimplemented, "protocol error: the stream ended without a response message")
 		}
 		return s.finish(err)
 	}
@@ -396,7 +403,7 @@ func (s *clientStream) RecvMsg(m any) error {
 	case err != nil:
 		return s.finish(err)
 	default:
-		return s.finish(status.Error(codes.Internal, "protocol error: more than one response message for a client-streaming method"))
+		return s.finish(status.Error(codes.Unimplemented, "protocol error: more than one response message for a client-streaming method"))
 	}
 }
 

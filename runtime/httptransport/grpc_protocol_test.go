@@ -491,3 +491,45 @@ func TestGRPCProtocolResponseCompression(t *testing.T) {
 		}
 	}
 }
+
+// headerThenFail is conformance.Counter whose bidi Echo sets header
+// metadata and fails before sending a message, and whose Sum does the same
+// with SetTrailer too.
+type headerThenFail struct{ conformance.Counter }
+
+func (headerThenFail) Echo(stream grpc.BidiStreamingServer[streamingv1.EchoRequest, streamingv1.EchoResponse]) error {
+	_ = stream.SetHeader(metadata.Pairs("x-header", "set"))
+	stream.SetTrailer(metadata.Pairs("x-trailer", "set"))
+	return status.Error(codes.FailedPrecondition, "failed before sending")
+}
+
+// TestGRPCProtocolHeaderBeforeError checks that a method that sets header
+// metadata and fails before sending a message answers with a header block
+// and then the trailers, as grpc-go's server does, so that grpc-go's
+// client's Header() returns the metadata; with no header metadata the
+// answer stays trailers-only.
+func TestGRPCProtocolHeaderBeforeError(t *testing.T) {
+	h := httptransport.NewHandler(streamingv1svc.NewCounterServiceService(headerThenFail{}))
+	counter := streamingv1.NewCounterServiceClient(grpcDial(t, serveH2CAddr(t, h)))
+	stream, err := counter.Echo(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = stream.CloseSend()
+	header, err := stream.Header()
+	if err != nil || len(header.Get("x-header")) != 1 || len(header.Get("x-trailer")) != 0 {
+		t.Errorf("Header = %v, %v; want x-header alone", header, err)
+	}
+	_, err = stream.Recv()
+	wantCode(t, err, codes.FailedPrecondition)
+	if tr := stream.Trailer(); len(tr.Get("x-trailer")) != 1 || len(tr.Get("x-header")) != 0 {
+		t.Errorf("Trailer = %v; want x-trailer alone", tr)
+	}
+
+	// Without header metadata: trailers-only, the status in the header.
+	req, _ := proto.Marshal(&helloworld.HelloRequest{Name: "unicode"})
+	resp, _ := rawGRPC(t, serveH2CAddr(t, grpcHandler()), "/helloworld.Greeter/SayHello", http.Header{}, grpcEnvelope(0, req))
+	if got := resp.Header.Get("Grpc-Status"); got != itoa(codes.FailedPrecondition) {
+		t.Errorf("a failing call without header metadata: header grpc-status %q, want a trailers-only %d", got, codes.FailedPrecondition)
+	}
+}

@@ -22,7 +22,7 @@ var (
 // serveConnect serves a Connect route.
 func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, hm *handlerMethod) {
 	if r.Method != http.MethodPost && !(r.Method == http.MethodGet && hm.get) {
-		h.connectMethodNotAllowed(w, r, hm)
+		connectMethodNotAllowed(w, hm)
 		return
 	}
 	req, err := readConnectForm(r)
@@ -80,10 +80,12 @@ func (f connectForm) writeError(w http.ResponseWriter, err error) {
 	}
 }
 
-// connectMethodNotAllowed answers an HTTP method the route does not take.
-func (h *Handler) connectMethodNotAllowed(w http.ResponseWriter, r *http.Request, hm *handlerMethod) {
+// connectMethodNotAllowed answers an HTTP method the route does not take:
+// 405 with an Allow header and no body, as the Connect protocol and
+// connect-go have it (a Connect client derives Unknown from the status).
+func connectMethodNotAllowed(w http.ResponseWriter, hm *handlerMethod) {
 	w.Header().Set(headerAllow, hm.allow)
-	h.routingError(w, r, http.StatusMethodNotAllowed, status.Newf(codes.Unimplemented, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, hm.allow))
+	w.WriteHeader(http.StatusMethodNotAllowed)
 }
 
 // writeUnsupportedMediaType answers a content type that is not Connect's

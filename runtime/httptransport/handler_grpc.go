@@ -280,9 +280,12 @@ func (s *grpcStream) flush() error {
 	return nil
 }
 
-// end ends the call with err's status (nil: OK) and trailer. An error
-// before anything was written is a trailers-only response over gRPC: the
-// status in the HTTP header, no body. gRPC-Web always ends with its
+// end ends the call with err's status (nil: OK) and trailer. An end
+// before anything was written, with no header metadata set, is a
+// trailers-only response over gRPC: the status in the HTTP header, no
+// body. Header metadata the method set goes out in a header block of its
+// own first, as grpc-go's server sends it: grpc-go's client reads no
+// Header() from a trailers-only response. gRPC-Web always ends with its
 // trailer envelope.
 func (s *grpcStream) end(err error, trailer metadata.MD) {
 	st := status.Convert(err)
@@ -293,10 +296,10 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 	hdr := s.w.Header()
 	var header metadata.MD
 	if s.call != nil && !s.wroteHeader {
-		header = s.call.Header()
+		header = withoutReserved(s.call.Header())
 	}
-	if !s.wroteHeader && !s.form.web {
-		writeMetadata(s.w, "", withoutReserved(metadata.Join(header, trailer)))
+	if !s.wroteHeader && !s.form.web && len(header) == 0 {
+		writeMetadata(s.w, "", trailer)
 		s.form.contentType = cmpOr(s.form.contentType, grpcContentTypePrefix)
 		s.gzipOut = false
 		s.setProtocolHeaders(hdr)
@@ -306,7 +309,11 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 		return
 	}
 	if !s.wroteHeader {
-		s.form.contentType = cmpOr(s.form.contentType, grpcWebContentTypePrefix)
+		if s.form.web {
+			s.form.contentType = cmpOr(s.form.contentType, grpcWebContentTypePrefix)
+		} else {
+			s.form.contentType = cmpOr(s.form.contentType, grpcContentTypePrefix)
+		}
 		s.writeHeader(header)
 	}
 	if s.form.web {

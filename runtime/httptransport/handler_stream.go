@@ -157,7 +157,8 @@ func (s *serverStream) recvEnvelope(dst proto.Message) error {
 	}
 	if flags&flagCompressed != 0 {
 		if s.unzip == nil {
-			return status.Error(codes.InvalidArgument, "protocol error: compressed message, but no Connect-Content-Encoding")
+			// Internal, as the Connect protocol and connect-go have it.
+			return status.Error(codes.Internal, "protocol error: compressed message, but the request's Connect-Content-Encoding is identity")
 		}
 		if data, err = s.unzip.decompress(data, s.limit); err != nil {
 			return err
@@ -196,8 +197,11 @@ func (h *Handler) readEnvelopedRequest(r *http.Request, m *transport.MethodDesc,
 		return nil, err
 	}
 	if flags&flagCompressed != 0 {
-		if enc := r.Header.Get(headerConnectEncoding); enc != "gzip" {
-			return nil, status.Errorf(codes.Unimplemented, "compressed request message in encoding %q: this server accepts gzip", enc)
+		// requestEncoding refused any encoding but identity and gzip, so
+		// this is a message flagged compressed in an identity stream: a
+		// malformed message, Internal as the Connect protocol has it.
+		if r.Header.Get(headerConnectEncoding) != encodingGzip {
+			return nil, status.Error(codes.Internal, "protocol error: compressed message, but the request's Connect-Content-Encoding is identity")
 		}
 		if data, err = gunzip(data, h.readMax); err != nil {
 			return nil, err

@@ -335,7 +335,6 @@ func TestHandlerErrors(t *testing.T) {
 		// As grpc-gateway's default routing error handler answers.
 		{"unknown route", "GET", "/v2/nothing", "", "", nil, want{404, codes.NotFound}},
 		{"wrong verb", "PUT", "/v1/users/ada", "", "", nil, want{501, codes.Unimplemented}},
-		{"wrong verb on a Connect route", "GET", "/example.users.v1.UserService/CreateUser", "", "", nil, want{405, codes.Unimplemented}},
 		{"malformed JSON", "POST", "/v1/users", "application/json", `{"displayName":`, nil, want{400, codes.InvalidArgument}},
 		{"wrong JSON type", "POST", "/v1/users", "application/json", `{"displayName":5}`, nil, want{400, codes.InvalidArgument}},
 		{"malformed proto", "POST", "/v1/users", "application/x-protobuf", "\xff\xff\xff", []string{"Accept", "application/json"}, want{400, codes.InvalidArgument}},
@@ -359,6 +358,12 @@ func TestHandlerErrors(t *testing.T) {
 				t.Errorf("%d without an Allow header", code)
 			}
 		})
+	}
+	// A wrong verb on a Connect route is answered as the Connect protocol
+	// says: 405, an Allow header and no body (no error JSON).
+	code, hdr, body := do(t, "GET", base+"/example.users.v1.UserService/CreateUser", "", "")
+	if code != http.StatusMethodNotAllowed || hdr.Get("Allow") != "POST" || body != "" {
+		t.Errorf("wrong verb on a Connect route: %d, Allow %q, body %q; want 405, Allow POST, no body", code, hdr.Get("Allow"), body)
 	}
 	// The handler keeps serving after a panic.
 	if code, _, body := do(t, "GET", base+"/v1/users/ok", "", ""); code != 200 {

@@ -433,12 +433,28 @@ type connectError struct {
 
 func (e *connectError) err() error {
 	for c := codes.OK; c <= codes.Unauthenticated; c++ {
-		name := strings.ToLower(strings.ReplaceAll(c.String(), "Exhausted", "_exhausted"))
+		name := connectCodeName(c)
 		if name == e.Code {
 			return status.Error(c, e.Message)
 		}
 	}
 	return status.Error(codes.Unknown, e.Code+": "+e.Message)
+}
+
+// connectCodeName is c's name in the Connect protocol: snake case, with
+// Canceled spelt "canceled" (InvalidArgument is "invalid_argument").
+func connectCodeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if 'A' <= r && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // TestServerStreamWithoutRequest checks that a server-streaming call whose
@@ -449,4 +465,26 @@ func TestServerStreamWithoutRequest(t *testing.T) {
 	req, _ := http.NewRequest("POST", base+"/example.streaming.v1.CounterService/Count", http.NoBody)
 	req.Header.Set("Content-Type", "application/connect+proto")
 	wantCode(t, connectStreamError(t, req), codes.Unimplemented)
+}
+
+// TestCompressedMessageInIdentityStream checks that a request message
+// flagged compressed in a stream whose Connect-Content-Encoding is identity
+// (or absent) ends Internal, as the Connect protocol has it: on a server
+// stream's one request and on a client stream's messages.
+func TestCompressedMessageInIdentityStream(t *testing.T) {
+	base := serve(t, nil, streamingv1svc.NewCounterServiceService(conformance.Counter{}))
+	msg := []byte{0x08, 0x02} // field 1 = 2 in either request
+	envelope := append(binary.BigEndian.AppendUint32([]byte{1}, uint32(len(msg))), msg...)
+	for _, method := range []string{"Count", "Sum"} {
+		for _, enc := range []string{"identity", ""} {
+			t.Run(method+"/"+enc, func(t *testing.T) {
+				req, _ := http.NewRequest("POST", base+"/example.streaming.v1.CounterService/"+method, bytes.NewReader(envelope))
+				req.Header.Set("Content-Type", "application/connect+proto")
+				if enc != "" {
+					req.Header.Set("Connect-Content-Encoding", enc)
+				}
+				wantCode(t, connectStreamError(t, req), codes.Internal)
+			})
+		}
+	}
 }
