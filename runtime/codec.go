@@ -45,8 +45,13 @@ type JSONCodec struct {
 // Name returns "json".
 func (*JSONCodec) Name() string { return "json" }
 
-// MarshalAppend appends m's JSON encoding to b.
+// MarshalAppend appends m's JSON encoding to b: what protojson writes
+// with c.MarshalOptions, without its random whitespace. Plain messages
+// take a faster path (see jsonencode.go); the rest go to protojson.
 func (c *JSONCodec) MarshalAppend(b []byte, m proto.Message) ([]byte, error) {
+	if out, err := marshalJSONFast(&c.MarshalOptions, b, m); err == nil {
+		return out, nil
+	}
 	return c.MarshalOptions.MarshalAppend(b, m)
 }
 
