@@ -55,11 +55,16 @@ func (c *JSONCodec) MarshalAppend(b []byte, m proto.Message) ([]byte, error) {
 	return c.MarshalOptions.MarshalAppend(b, m)
 }
 
-// Unmarshal decodes the JSON in b into m. Empty input is the empty message,
-// as the Connect protocol and grpc-gateway accept it.
+// Unmarshal decodes the JSON in b into m as protojson does with
+// c.UnmarshalOptions. Empty input is the empty message, as the Connect
+// protocol and grpc-gateway accept it. Plain messages in the common forms
+// take a faster path (see jsondecode.go); the rest go to protojson.
 func (c *JSONCodec) Unmarshal(b []byte, m proto.Message) error {
 	if len(b) == 0 {
 		proto.Reset(m)
+		return nil
+	}
+	if unmarshalJSONFast(&c.UnmarshalOptions, b, m) == nil {
 		return nil
 	}
 	return c.UnmarshalOptions.Unmarshal(b, m)

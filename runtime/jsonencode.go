@@ -37,6 +37,9 @@ var jsonPlans sync.Map
 type jsonPlan struct {
 	plain  bool // false: use protojson
 	fields []jsonField
+	// byName finds a field by a name protojson reads it by: its JSON name
+	// first, else its proto name (see protojson's unmarshalMessage).
+	byName map[string]int
 }
 
 // jsonField is one field of a plain message, in declaration order (the
@@ -64,7 +67,7 @@ func buildJSONPlan(md protoreflect.MessageDescriptor) *jsonPlan {
 		return &jsonPlan{}
 	}
 	fds := md.Fields()
-	p := &jsonPlan{plain: true, fields: make([]jsonField, fds.Len())}
+	p := &jsonPlan{plain: true, fields: make([]jsonField, fds.Len()), byName: make(map[string]int, 2*fds.Len())}
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		if fd.IsMap() || fd.IsExtension() || fd.Cardinality() == protoreflect.Required || fd.Kind() == protoreflect.GroupKind {
@@ -80,6 +83,15 @@ func buildJSONPlan(md protoreflect.MessageDescriptor) *jsonPlan {
 			list:      fd.IsList(),
 			inOneof:   fd.ContainingOneof() != nil,
 			nullValue: fd.HasPresence(),
+		}
+	}
+	for i := range fds.Len() {
+		for _, name := range []string{fds.Get(i).JSONName(), fds.Get(i).TextName()} {
+			found := fds.ByJSONName(name)
+			if found == nil {
+				found = fds.ByTextName(name)
+			}
+			p.byName[name] = found.Index()
 		}
 	}
 	return p
