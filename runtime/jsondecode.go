@@ -82,26 +82,69 @@ func (d *jsonDecoder) rawString() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.pos + 1
+	ascii := true
+	for i := start; i < len(d.in); i++ {
+		switch c := d.in[i]; jsonStringByte[c] {
+		case 0:
+		case stringEnd:
+			s := d.in[start:i]
+			if !ascii && !utf8.Valid(s) {
+				return nil, false
+			}
+			d.pos = i + 1
+			return s, true
+		case stringNonASCII:
+			ascii = false
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// base64String reads a bytes field's string, which is base64 (or else
+// protojson's to read): the closing quote is found without looking at
+// every byte, and decoding refuses any byte outside the alphabet, except
+// line breaks, which are looked for here since JSON does not allow them
+// unescaped.
+func (d *jsonDecoder) base64String() ([]byte, bool) {
+	d.skipSpace()
+	if d.pos >= len(d.in) || d.in[d.pos] != '"' {
+		return nil, false
+	}
+	start := d.pos + 1
 	end := bytes.IndexByte(d.in[start:], '"')
 	if end < 0 {
 		return nil, false
 	}
 	s := d.in[start : start+end]
-	ascii := true
-	for _, c := range s {
-		if c < ' ' || c == '\\' {
-			return nil, false
-		}
-		if c >= utf8.RuneSelf {
-			ascii = false
-		}
-	}
-	if !ascii && !utf8.Valid(s) {
+	if bytes.IndexByte(s, '\n') >= 0 || bytes.IndexByte(s, '\r') >= 0 {
 		return nil, false
 	}
 	d.pos = start + end + 1
 	return s, true
 }
+
+// What a byte means inside a JSON string, for rawString.
+const (
+	stringEnd      = 1 // "
+	stringNonASCII = 2
+	stringRefused  = 3 // \ and control characters
+)
+
+var jsonStringByte = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c < ' ' || c == '\\':
+			t[c] = stringRefused
+		case c == '"':
+			t[c] = stringEnd
+		case c >= utf8.RuneSelf:
+			t[c] = stringNonASCII
+		}
+	}
+	return t
+}()
 
 // atDelimiter reports whether the next byte may end a number or literal.
 func (d *jsonDecoder) atDelimiter() bool {
@@ -330,7 +373,7 @@ func (d *jsonDecoder) singular(m protoreflect.Message, fd protoreflect.FieldDesc
 			return protoreflect.ValueOfString(string(s)), nil
 		}
 	case protoreflect.BytesKind:
-		if s, ok := d.rawString(); ok {
+		if s, ok := d.base64String(); ok {
 			if b, ok := decodeJSONBytes(s); ok {
 				return protoreflect.ValueOfBytes(b), nil
 			}
@@ -397,17 +440,22 @@ func (d *jsonDecoder) singular(m protoreflect.Message, fd protoreflect.FieldDesc
 }
 
 // decodeJSONBytes decodes a bytes field's string as protojson does:
-// standard or URL alphabet (URL if it has - or _), padded or not.
+// standard or URL alphabet (URL if it has - or _), padded or not. The
+// standard alphabet is tried first, without looking for - and _: it
+// refuses both, so it succeeds only where protojson would have used it.
 func decodeJSONBytes(s []byte) ([]byte, bool) {
-	enc := base64.StdEncoding
-	if bytes.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
-	}
+	std, url := base64.StdEncoding, base64.URLEncoding
 	if len(s)%4 != 0 {
-		enc = enc.WithPadding(base64.NoPadding)
+		std, url = base64.RawStdEncoding, base64.RawURLEncoding
 	}
-	b := make([]byte, enc.DecodedLen(len(s)))
-	n, err := enc.Decode(b, s)
+	b := make([]byte, std.DecodedLen(len(s)))
+	if n, err := std.Decode(b, s); err == nil {
+		return b[:n], true
+	}
+	if !bytes.ContainsAny(s, "-_") {
+		return nil, false
+	}
+	n, err := url.Decode(b, s)
 	if err != nil {
 		return nil, false
 	}

@@ -50,6 +50,12 @@ var jsonDecodeSeeds = []struct {
 		`"fInt32":-7,"f_fixed32":"42","fBool":true,"fString":"é <&> ok","fBytes":"AP/+YQ==","fEnum":7,"rEnum":["COLOUR_BLUE",0],` +
 		`"fChild":{"name":"c","data":"eA"},"rChild":[{"name":"a"},{}],"fSelf":{"choiceText":"inner","fSelf":{}},"choiceChild":{},"oInt32":0}`, true},
 	{`{"fBytes":"_-8"}`, true},
+	{`{"fBytes":"","rBytes":["","AA","AA==","+/8="]}`, true},
+	{"{\"fBytes\":\"AA\nAA\"}", false}, // a raw line break, which base64 would skip
+	{"{\"fBytes\":\"AA\rAA\"}", false},
+	{`{"fBytes":"\u0041A=="}`, false}, // escape
+	{`{"fBytes":"+-8"}`, false},       // both alphabets
+	{"{\"fBytes\":\"\u00e9A\"}", false},
 	{`{"fChild":null,"rInt32":null,"choiceText":null,"choiceChild":{}}`, true},
 	{"{\"fString\":\"tab\\t\"}", false},            // escape
 	{`{"fString":"bad ` + "\xff" + `"}`, false},    // invalid UTF-8
