@@ -24,14 +24,16 @@ import (
 // words any error. So a request is never accepted here that protojson
 // would refuse.
 
-// jsonMaxDepth bounds the fast path's recursion, far below protojson's
-// default limit of 10,000.
+// jsonMaxDepth bounds the fast path's recursion: it reads at most
+// jsonMaxDepth+1 nested messages, far below protojson's default limit of
+// 10,000; a RecursionLimit that would stop protojson sooner goes to
+// protojson.
 const jsonMaxDepth = 64
 
 // unmarshalJSONFast decodes b into m as o would, or returns
 // errJSONFallback, leaving m in any state (the caller resets it).
 func unmarshalJSONFast(o *protojson.UnmarshalOptions, b []byte, m proto.Message) error {
-	if o.RecursionLimit != 0 && o.RecursionLimit < jsonMaxDepth {
+	if o.RecursionLimit != 0 && o.RecursionLimit <= jsonMaxDepth {
 		return errJSONFallback
 	}
 	proto.Reset(m)

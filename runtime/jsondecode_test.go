@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -87,6 +88,16 @@ var jsonDecodeSeeds = []struct {
 
 func TestJSONCodecUnmarshalLikeProtojson(t *testing.T) {
 	md := jsonTestFile(t).Messages().ByName("Plain")
+	// As deep as the fast path goes: jsonMaxDepth+1 messages, one more
+	// than a RecursionLimit of jsonMaxDepth lets protojson read.
+	deep := []byte(strings.Repeat(`{"fSelf":`, jsonMaxDepth) + "{}" + strings.Repeat("}", jsonMaxDepth))
+	for limit, wantErr := range map[int]bool{jsonMaxDepth: true, jsonMaxDepth + 1: false, 0: false} {
+		o := protojson.UnmarshalOptions{RecursionLimit: limit}
+		err := (&JSONCodec{UnmarshalOptions: o}).Unmarshal(deep, dynamicpb.NewMessage(md))
+		if (err != nil) != wantErr || (o.Unmarshal(deep, dynamicpb.NewMessage(md)) != nil) != wantErr {
+			t.Errorf("RecursionLimit %d: error %v, want one: %v", limit, err, wantErr)
+		}
+	}
 	for _, s := range jsonDecodeSeeds {
 		if fast := checkJSONReadLikeProtojson(t, md, []byte(s.in)); fast != s.fast {
 			t.Errorf("%s: fast path %v, want %v", s.in, fast, s.fast)
