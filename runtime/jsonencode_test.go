@@ -262,6 +262,7 @@ func TestJSONCodecMarshalLikeProtojson(t *testing.T) {
 		"well-known type":       timestamppb.Now(),
 		"nil":                   nil,
 		"nil generated message": (*descriptorpb.FileOptions)(nil),
+		"nil plain message":     (*descriptorpb.SourceCodeInfo_Location)(nil),
 		"generated message":     &descriptorpb.SourceCodeInfo_Location{Path: []int32{1, 2}, LeadingComments: proto.String("x")},
 	} {
 		t.Run(name, func(t *testing.T) { checkJSONLikeProtojson(t, m) })
