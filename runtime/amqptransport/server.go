@@ -386,6 +386,19 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		_ = d.Ack(false)
 		return
 	}
+	if d.CorrelationId == "" {
+		// The reply could not be matched to its call: do not run a method
+		// whose outcome the caller can never learn. The error goes back
+		// without a correlation_id, for a client that sends one call at a
+		// time on a queue of its own and can read it.
+		s.cfg.logger.Warn("amqptransport: answering a request without correlation_id INVALID_ARGUMENT", "queue", r.queue, "type", d.Type)
+		h, _ := replyHeaders(nil, nil, status.New(codes.InvalidArgument, "request without correlation_id: set it to an id unique across clients"))
+		ctx, cancel := context.WithTimeout(ss.ctx, time.Minute)
+		_ = s.replies.publish(ctx, d.ReplyTo, amqp.Publishing{Headers: h, Expiration: "60000"})
+		cancel()
+		_ = d.Ack(false)
+		return
+	}
 	reply, deadline := ss.handle(r, d)
 	if ss.ctx.Err() != nil {
 		// The session ended under the handler: the request cannot be acked
@@ -451,7 +464,8 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	if len(d.Body) > s.cfg.maxRecv {
 		return fail(nil, nil, status.Errorf(codes.ResourceExhausted, "%s: request of %d bytes is larger than the server's limit of %d", m.FullMethod, len(d.Body), s.cfg.maxRecv))
 	}
-	if d.ContentEncoding != "" && d.ContentEncoding != "identity" {
+	// Content codings are case-insensitive, as in HTTP (RFC 9110 8.4.1).
+	if d.ContentEncoding != "" && !strings.EqualFold(d.ContentEncoding, "identity") {
 		return fail(nil, nil, status.Errorf(codes.InvalidArgument, "%s: unsupported content_encoding %q", m.FullMethod, d.ContentEncoding))
 	}
 	codec, err := s.cfg.codecs.forContentType(d.ContentType, s.cfg.defaultCodec)
@@ -523,6 +537,10 @@ func (ss *serverSession) method(r *registration, name string) (*transport.Handle
 		return nil, status.Error(codes.InvalidArgument, "request names no method: set the type property to the method's path, /package.Service/Method")
 	case strings.HasPrefix(name, "/"):
 		h = r.svc.Handler(name)
+	case strings.Contains(name, "/"):
+		// "pkg.Service/Method": the path without its leading slash. A bare
+		// method name has no slash, so the reading is unambiguous.
+		h = r.svc.Handler("/" + name)
 	default:
 		h = r.svc.Handler("/" + r.svc.Name() + "/" + name)
 	}
