@@ -166,7 +166,13 @@ func TestServerRejects(t *testing.T) {
 		t.Errorf("a good request after the bad ones: status %v (%v)", got, d.Headers["rpc-message"])
 	}
 	g.calls.Store(0)
-	srv.Close() // unacked requests would be requeued now
+	// Shutdown, not Close: the last reply reached us before the broker
+	// confirmed it to the server, which acks the request only then; Close
+	// could cut that ack off and requeue the request (at-least-once).
+	// Unacked requests would be requeued now.
+	if err := srv.Shutdown(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		t.Fatal(err)
