@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
+	"github.com/svcclient/svcclient/internal/amqptest"
 	"github.com/svcclient/svcclient/runtime/amqptransport"
 )
 
@@ -18,20 +19,45 @@ import (
 // TestServerReadsLenientForms: a type without its leading slash
 // ("pkg.Service/Method"), a content_encoding of IDENTITY in capitals and a
 // JSON request with a field the server's message does not have are all
-// served, as connect-go's handler serves the same things over HTTP.
+// served, as connect-go's handler serves the same things over HTTP; a
+// request without correlation_id is refused (see
+// checkNoCorrelationID). The Go server and the Node.js one of
+// interop/amqp-node answer alike.
 func TestServerReadsLenientForms(t *testing.T) {
-	url, queue := broker(t)
-	serve(t, url, queue, newGreeter("s1"))
+	url := amqptest.URL(t)
+	t.Run("go", func(t *testing.T) {
+		queue := amqptest.Queue(t, url)
+		g := newGreeter("s1")
+		serve(t, url, queue, g)
+		checkLenientForms(t, url, queue)
+		checkNoCorrelationID(t, url, queue)
+		if n := g.calls.Load(); n != 3 {
+			t.Errorf("the method ran %d times, want 3: not for the request without correlation_id", n)
+		}
+	})
+	t.Run("node", func(t *testing.T) {
+		queue := amqptest.Queue(t, url)
+		startNode(t, url, queue)
+		checkLenientForms(t, url, queue)
+		checkNoCorrelationID(t, url, queue)
+	})
+}
+
+func checkLenientForms(t *testing.T, url, queue string) {
+	t.Helper()
 	c := newRawClient(t, url)
 	body, _ := proto.Marshal(&helloworld.HelloRequest{Name: "raw"})
-	for name, pub := range map[string]amqp.Publishing{
-		"type without leading slash": {Type: "helloworld.Greeter/SayHello", Body: body},
-		"content_encoding IDENTITY":  {Type: "SayHello", ContentEncoding: "IDENTITY", Body: body},
-		"unknown JSON field":         {Type: "SayHello", ContentType: "application/json", Body: []byte(`{"name":"raw","addedLater":{"x":1}}`)},
+	for _, tc := range []struct {
+		name string
+		pub  amqp.Publishing
+	}{
+		{"type without leading slash", amqp.Publishing{Type: "helloworld.Greeter/SayHello", Body: body}},
+		{"content_encoding IDENTITY", amqp.Publishing{Type: "SayHello", ContentEncoding: "IDENTITY", Body: body}},
+		{"unknown JSON field", amqp.Publishing{Type: "SayHello", ContentType: "application/json", Body: []byte(`{"name":"raw","addedLater":{"x":1}}`)}},
 	} {
-		d := c.call(queue, pub)
+		d := c.call(queue, tc.pub)
 		if code := replyCode(t, d); code != codes.OK {
-			t.Errorf("%s: status %v: %v", name, code, d.Headers["rpc-message"])
+			t.Errorf("%s: status %v: %v", tc.name, code, d.Headers["rpc-message"])
 		}
 	}
 	d := c.call(queue, amqp.Publishing{Type: "other.Service/SayHello", Body: body})
@@ -40,14 +66,11 @@ func TestServerReadsLenientForms(t *testing.T) {
 	}
 }
 
-// TestServerRefusesRequestWithoutCorrelationID: a request without
-// correlation_id is answered INVALID_ARGUMENT (without a correlation_id)
-// and acked; the method does not run, since its caller could never match
-// the reply.
-func TestServerRefusesRequestWithoutCorrelationID(t *testing.T) {
-	url, queue := broker(t)
-	g := newGreeter("s1")
-	serve(t, url, queue, g)
+// checkNoCorrelationID: a request without correlation_id is answered
+// INVALID_ARGUMENT (without a correlation_id) and acked; the method does
+// not run, since its caller could never match the reply.
+func checkNoCorrelationID(t *testing.T, url, queue string) {
+	t.Helper()
 	ch := rawChannel(t, url)
 	replies, err := ch.Consume(amqptransport.DirectReplyTo, "", true, false, false, false, nil)
 	if err != nil {
@@ -60,13 +83,10 @@ func TestServerRefusesRequestWithoutCorrelationID(t *testing.T) {
 	select {
 	case d := <-replies:
 		if code := replyCode(t, d); code != codes.InvalidArgument || d.CorrelationId != "" {
-			t.Errorf("reply: status %v (%v), correlation_id %q; want InvalidArgument, none", code, d.Headers["rpc-message"], d.CorrelationId)
+			t.Errorf("no correlation_id: status %v (%v), correlation_id %q; want InvalidArgument, none", code, d.Headers["rpc-message"], d.CorrelationId)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("no reply within 10s")
-	}
-	if n := g.calls.Load(); n != 0 {
-		t.Errorf("the method ran %d times, want 0", n)
+		t.Fatal("no correlation_id: no reply within 10s")
 	}
 }
 
