@@ -15,6 +15,7 @@ import (
 
 	benchv1 "github.com/svcclient/svcclient/bench/gen/bench/v1"
 	"github.com/svcclient/svcclient/internal/amqptest"
+	"github.com/svcclient/svcclient/runtime/amqptransport"
 )
 
 // dialBroker connects to the broker the tests use (AMQP_URL), or skips the
@@ -35,19 +36,70 @@ func benchQueue(prefix string) string {
 	return fmt.Sprintf("svcclient.bench.%s.%d.%d", prefix, os.Getpid(), benchQueues.Add(1))
 }
 
+// queueKind is a request queue type the AMQP rows run on.
+type queueKind string
+
+const (
+	classicQueue queueKind = "classic"
+	quorumQueue  queueKind = "quorum"
+)
+
+var queueKinds = []queueKind{classicQueue, quorumQueue}
+
+// serverOptions returns our server's options for kind.
+func (k queueKind) serverOptions() []amqptransport.ServerOption {
+	if k == quorumQueue {
+		return []amqptransport.ServerOption{amqptransport.WithQuorumQueue()}
+	}
+	return nil
+}
+
+// declareArgs are the arguments our server declares a request queue of kind
+// with (docs/amqp-protocol.md section 1), so that the raw loop makes the
+// broker do the same work.
+func (k queueKind) declareArgs() amqp.Table {
+	args := amqp.Table{"x-expires": int32(24 * 60 * 60 * 1000)}
+	if k == quorumQueue {
+		args["x-queue-type"] = "quorum"
+		args["x-delivery-limit"] = int32(amqptransport.DefaultDeliveryLimit)
+	}
+	return args
+}
+
+// deleteQueueAtEnd deletes queue when the benchmark ends: request queues
+// are not auto-delete, and a run declares hundreds of them.
+func deleteQueueAtEnd(b *testing.B, url, queue string) {
+	b.Cleanup(func() {
+		conn, err := amqp.Dial(url)
+		if err != nil {
+			b.Errorf("deleting queue %s: %v", queue, err)
+			return
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err == nil {
+			_, err = ch.QueueDelete(queue, false, false, false)
+		}
+		if err != nil {
+			b.Errorf("deleting queue %s: %v", queue, err)
+		}
+	})
+}
+
 // rawServer answers Echo on queue with no framework: decode, encode,
 // publish to reply_to with the correlation id, ack.
-func rawServer(b *testing.B, conn *amqp.Connection, queue string, prefetch int) {
+func rawServer(b *testing.B, conn *amqp.Connection, queue string, prefetch int, kind queueKind) {
 	b.Helper()
 	ch, err := conn.Channel()
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Declared as our server declares its queues (durable, auto-delete), so
-	// that the broker does the same work for both.
-	if _, err := ch.QueueDeclare(queue, true, true, false, false, nil); err != nil {
+	// Declared as our server declares its queues, so that the broker does
+	// the same work for both.
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, kind.declareArgs()); err != nil {
 		b.Fatal(err)
 	}
+	deleteQueueAtEnd(b, amqptest.URL(b), queue)
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		b.Fatal(err)
 	}

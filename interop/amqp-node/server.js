@@ -158,6 +158,11 @@ function putMetadata(headers, prefix, md) {
 async function main() {
   const conn = await amqp.connect(url);
   const ch = await conn.createChannel();
+  // Replies go out on a connection of their own, on a channel in confirm
+  // mode: a request is acked only once the broker confirmed its reply
+  // (sections 6.2 and 9).
+  const replyConn = await amqp.connect(url);
+  const replyCh = await replyConn.createConfirmChannel();
   // Section 1: the declaration every server makes, argument for argument
   // (RabbitMQ refuses a different one with 406). x-expires is sent as a
   // signed 32-bit integer, as the Go server sends it.
@@ -173,18 +178,20 @@ async function main() {
     if (msg === null) return; // the broker cancelled the consumer
     inFlight++;
     try {
-      serve(msg);
-    } finally {
+      serve(msg, () => { inFlight--; });
+    } catch (e) {
       inFlight--;
+      throw e;
     }
   }, { noAck: false });
 
-  function serve(msg) {
+  function serve(msg, done) {
     const p = msg.properties;
     // Section 6.2, step by step.
     if (!p.replyTo) {
       console.error('dropping a request without reply_to');
       ch.ack(msg);
+      done();
       return;
     }
     // Reserved rpc-* header names are read in any case (section 4).
@@ -202,9 +209,13 @@ async function main() {
         if (deadline === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'rpc-deadline is not an integer');
         reply.expiration = String(Math.max(1, deadline - Date.now()));
       }
+      // Section 3: without a correlation_id nobody could match the reply,
+      // so the method does not run.
+      if (!p.correlationId) throw new RpcError(Code.INVALID_ARGUMENT, 'request without correlation_id');
       const method = p.type;
       if (!method) throw new RpcError(Code.INVALID_ARGUMENT, 'request names no method: set the type property');
-      if (method !== '/helloworld.Greeter/SayHello' && method !== 'SayHello') {
+      // The three forms of section 3: /pkg.Service/Method, pkg.Service/Method, Method.
+      if (!['/helloworld.Greeter/SayHello', 'helloworld.Greeter/SayHello', 'SayHello'].includes(method)) {
         throw new RpcError(Code.UNIMPLEMENTED, `unknown method ${method} for service helloworld.Greeter`);
       }
       if (deadline !== undefined && Date.now() >= deadline) {
@@ -213,7 +224,7 @@ async function main() {
       if (msg.content.length > maxBody) {
         throw new RpcError(Code.RESOURCE_EXHAUSTED, `request of ${msg.content.length} bytes is larger than the limit of ${maxBody}`);
       }
-      if (p.contentEncoding && p.contentEncoding !== 'identity') {
+      if (p.contentEncoding && p.contentEncoding.toLowerCase() !== 'identity') {
         throw new RpcError(Code.INVALID_ARGUMENT, `unsupported content_encoding ${p.contentEncoding}`);
       }
       const codec = codecFor(p.contentType);
@@ -242,9 +253,12 @@ async function main() {
       reply.headers['rpc-message'] = err.message;
       delete reply.contentType;
     }
-    // Publish the reply, then ack.
-    ch.sendToQueue(p.replyTo, body, reply);
-    ch.ack(msg);
+    // Publish the reply, wait for the broker's confirm, then ack.
+    replyCh.sendToQueue(p.replyTo, body, reply, (err) => {
+      if (err) console.error('the broker did not confirm a reply', err);
+      ch.ack(msg);
+      done();
+    });
   }
 
   const stop = async () => {
@@ -254,6 +268,8 @@ async function main() {
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 10));
     await ch.close();
     await conn.close();
+    await replyCh.close();
+    await replyConn.close();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

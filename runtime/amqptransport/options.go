@@ -218,10 +218,12 @@ func WithConcurrency(n int) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.concurrency = n })
 }
 
-// WithPrefetch sets the AMQP prefetch count (basic.qos) of each service's
-// consumer: how many requests the broker hands this server before it acks
-// any. The default equals the concurrency, so that requests a server cannot
-// start yet stay in the queue for the servers that can.
+// WithPrefetch sets how many requests of each service the broker hands
+// this server before it has answered any: the requests running or waiting
+// for a worker. The default equals the concurrency, so that requests a
+// server cannot start yet stay in the queue for the servers that can. The
+// AMQP prefetch count (basic.qos) is twice n: a request whose reply waits
+// for the broker's confirm is still unacked, and must not hold a place.
 func WithPrefetch(n int) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.prefetch = n })
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/runtime"
@@ -79,8 +80,12 @@ type codecSet struct {
 	proto, json runtime.Codec
 }
 
+// defaultCodecs are the codecs both sides read with unless configured
+// otherwise. JSON ignores unknown fields, as connect-go's and protobuf's
+// binary decoding do: a field added to a message on one side must not
+// break a peer built before it (docs/amqp-protocol.md section 5).
 func defaultCodecs() codecSet {
-	return codecSet{proto: runtime.ProtoCodec{}, json: &runtime.JSONCodec{}}
+	return codecSet{proto: runtime.ProtoCodec{}, json: &runtime.JSONCodec{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}}
 }
 
 func (cs *codecSet) set(c runtime.Codec) {

@@ -219,6 +219,7 @@ func TestRequestMetadata(t *testing.T) {
 		"x-death":       []any{amqp.Table{"count": int64(1)}},      // tables are not metadata
 		"when":          time.Unix(0, 0),                           // nor timestamps
 		"none":          nil,                                       // nor void
+		"price":         amqp.Decimal{Scale: 2, Value: 150},        // nor decimals
 		hdrDeadline:     int64(1),                                  // reserved: not metadata
 		"RPC-Status":    int32(3),                                  // reserved whatever the case
 		"rpc-trailer-x": "x",                                       // reserved

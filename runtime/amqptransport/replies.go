@@ -78,8 +78,47 @@ func (rc *replyChannels) publishShared(key string, pub amqp.Publishing) error {
 	if err != nil {
 		return err
 	}
+	return publishConfirmed(ch, key, pub)
+}
+
+// publishConfirmed publishes a reply on ch, a channel in confirm mode, and
+// waits for the broker to confirm it. The request is acked only after
+// that: a publish returns once its frames are written to the socket, and a
+// node that dies then loses the reply while the request's ack, on the
+// consuming connection and maybe another node, still goes through. The
+// caller would wait for its deadline (TestClusterQuorumFaults saw it when
+// the node of the publishing connection was killed). Unconfirmed because
+// the channel closed, it returns amqp.ErrClosed, so that the reply is
+// published again on a new channel or connection.
+//
+// The wait is off the caller's path: the reply is routed before the
+// broker confirms it; only the server's ack, and so its prefetch, waits.
+func publishConfirmed(ch *amqp.Channel, key string, pub amqp.Publishing) error {
 	// Not mandatory: a reply nobody waits for any more is dropped.
-	return ch.Publish("", key, false, false, pub)
+	dc, err := ch.PublishWithDeferredConfirm("", key, false, false, pub)
+	if err != nil {
+		return err
+	}
+	if dc.Wait() {
+		return nil
+	}
+	if ch.IsClosed() {
+		return amqp.ErrClosed
+	}
+	return errors.New("the broker refused the reply (basic.nack)")
+}
+
+// openReplyChannel opens a channel in confirm mode.
+func openReplyChannel(conn *amqp.Connection) (*amqp.Channel, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, err
+	}
+	return ch, nil
 }
 
 // sharedChannel returns the shared channel, opening a new one if the last
@@ -88,7 +127,7 @@ func (rc *replyChannels) sharedChannel() (*amqp.Channel, error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.shared == nil || rc.shared.IsClosed() {
-		ch, err := rc.conn.Channel()
+		ch, err := openReplyChannel(rc.conn)
 		if err != nil {
 			return nil, err
 		}
@@ -98,18 +137,18 @@ func (rc *replyChannels) sharedChannel() (*amqp.Channel, error) {
 }
 
 // publishLarge waits for a large-reply channel, publishes on it and gives
-// it back. Waiting cannot last: a publish returns once its frames are
-// written, or fails when the connection closes.
+// it back. Waiting cannot last: a publish returns once the broker confirms
+// it, or fails when the channel or the connection closes.
 func (rc *replyChannels) publishLarge(key string, pub amqp.Publishing) error {
 	ch := <-rc.large
 	var err error
 	if ch == nil || ch.IsClosed() {
-		if ch, err = rc.conn.Channel(); err != nil {
+		if ch, err = openReplyChannel(rc.conn); err != nil {
 			rc.large <- nil
 			return err
 		}
 	}
-	err = ch.Publish("", key, false, false, pub)
+	err = publishConfirmed(ch, key, pub)
 	rc.large <- ch
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/svcclient/svcclient/example/gen/helloworld"
@@ -166,7 +167,13 @@ func TestServerRejects(t *testing.T) {
 		t.Errorf("a good request after the bad ones: status %v (%v)", got, d.Headers["rpc-message"])
 	}
 	g.calls.Store(0)
-	srv.Close() // unacked requests would be requeued now
+	// Shutdown, not Close: the last reply reached us before the broker
+	// confirmed it to the server, which acks the request only then; Close
+	// could cut that ack off and requeue the request (at-least-once).
+	// Unacked requests would be requeued now.
+	if err := srv.Shutdown(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		t.Fatal(err)
@@ -203,18 +210,28 @@ func TestClientAcceptsTutorialServer(t *testing.T) {
 		for d := range deliveries {
 			_ = ch.Publish("", d.ReplyTo, false, false, amqp.Publishing{
 				CorrelationId: d.CorrelationId,
-				Body:          []byte(`{"message":"tutorial says hi"}`),
+				Body:          []byte(`{"message":"tutorial says hi","servedAt":1767225605}`),
 			})
 			_ = d.Ack(false)
 		}
 	}()
-	_, client := dial(t, url, queue, amqptransport.WithCodec(&runtime.JSONCodec{}))
+	// The README's recipe: JSON, unknown fields ignored (servedAt).
+	json := &runtime.JSONCodec{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}
+	_, client := dial(t, url, queue, amqptransport.WithCodec(json))
 	reply, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if reply.GetMessage() != "tutorial says hi" {
 		t.Errorf("reply = %q", reply.GetMessage())
+	}
+	// With the default codec the request is protobuf binary, and the reply,
+	// without content_type, is read as protobuf too: the JSON text is not,
+	// and the call fails with Internal (as the README says), not at its
+	// deadline.
+	_, client = dial(t, url, queue)
+	if _, err := client.SayHello(testContext(t), &helloworld.HelloRequest{Name: "x"}); status.Code(err) != codes.Internal {
+		t.Errorf("default codec against a JSON service: %v, want Internal", err)
 	}
 }
 
