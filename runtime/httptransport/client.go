@@ -228,7 +228,9 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, ci *tr
 		var zr *gzip.Reader
 		out := getBuffer()
 		defer putBuffer(out)
-		if err = gunzipInto(out, &zr, bytes.NewReader(buf.Bytes()), limit); err == nil {
+		err = gunzipInto(out, &zr, bytes.NewReader(buf.Bytes()), limit)
+		releaseGzipReader(zr)
+		if err == nil {
 			buf, out = out, buf
 		}
 	}
