@@ -535,7 +535,7 @@ func waitForReady(opts []grpc.CallOption) bool {
 }
 
 // NewStream fails with Unimplemented: AMQP request/reply carries unary
-// calls only. Use gRPC, HTTP (server streaming) or the in-process
+// calls only. Use gRPC, HTTP or the in-process
 // transport for streaming methods; a fallback connection can route them.
 func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	err := transport.NotSent(status.Errorf(codes.Unimplemented, errStreaming, method, transport.KindOf(desc)))

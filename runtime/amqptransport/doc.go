@@ -29,7 +29,7 @@
 // fallback connection may try another transport.
 //
 // AMQP carries unary calls only: NewStream fails with Unimplemented. Use
-// gRPC, HTTP (server streaming) or the in-process transport for streams.
+// gRPC, HTTP or the in-process transport for streams.
 //
 // The server half, [Server], serves a [runtime.Service] (the implementation
 // also served over gRPC and HTTP) from a queue per service, named after the

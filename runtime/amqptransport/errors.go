@@ -16,7 +16,7 @@ import (
 // on a closing ClientConn.
 var errConnClosed = transport.NotSent(status.Error(codes.Canceled, "amqptransport: the connection is closing"))
 
-const errStreaming = "amqptransport: %s is a %v method; AMQP carries unary calls only: use gRPC, HTTP (server streaming) or the in-process transport for streams"
+const errStreaming = "amqptransport: %s is a %v method; AMQP carries unary calls only: use gRPC, HTTP or the in-process transport for streams"
 
 // channelError returns the status for the end of a channel that carried
 // calls. isolated says the channel carried one call only, so that an error
