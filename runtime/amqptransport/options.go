@@ -329,6 +329,12 @@ func WithDeliveryLimit(n int) ServerOption {
 // a node that went down is tried last. Calls in flight on a lost
 // connection end at once with Unavailable: their replies cannot arrive on
 // another connection.
+//
+// A client given nodes uses a private reply queue (as with
+// [WithPrivateReplyQueue]) rather than Direct Reply-to: a Direct Reply-to
+// reply crosses from the server's node to the client's after the broker
+// confirmed it, and is lost if a node dies in between; a reply queue holds
+// it once confirmed.
 func WithNodes(urls ...string) Option {
 	return commonOption(func(c *commonConfig) { c.nodes = append([]string(nil), urls...) })
 }
