@@ -154,6 +154,18 @@ func gunzipInto(out *bytes.Buffer, zr **gzip.Reader, r io.Reader, limit int64) e
 	return nil
 }
 
+// gunzip returns data decompressed, within limit, with a pooled reader.
+func gunzip(data []byte, limit int64) ([]byte, error) {
+	var zr *gzip.Reader
+	var out bytes.Buffer
+	err := gunzipInto(&out, &zr, bytes.NewReader(data), limit)
+	releaseGzipReader(zr)
+	if err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
 // releaseGzipReader returns a reader gunzipInto took to the pool.
 func releaseGzipReader(zr *gzip.Reader) {
 	if zr != nil {

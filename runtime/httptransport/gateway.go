@@ -6,9 +6,7 @@ import (
 	"net/textproto"
 	"strings"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/svcclient/svcclient/runtime/transport"
 )
@@ -88,18 +86,9 @@ func gatewayIncomingMetadata(r *http.Request) (metadata.MD, error) {
 			if key == "" || key == "x-forwarded-for" || key == "x-forwarded-host" {
 				continue
 			}
-			if transport.IsBinaryKey(key) {
-				decoded := make([]string, len(vs))
-				for i, v := range vs {
-					d, err := transport.DecodeMetadataValue(key, v)
-					if err != nil {
-						return nil, status.Errorf(codes.InvalidArgument, "header %s: invalid base64: %v", name, err)
-					}
-					decoded[i] = d
-				}
-				vs = decoded
+			if err := appendHeaderValues(md, key, name, vs); err != nil {
+				return nil, err
 			}
-			md[key] = append(md[key], vs...)
 		}
 	}
 	if host := r.Header.Get(headerXForwardedHost); host != "" {

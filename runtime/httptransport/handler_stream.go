@@ -3,7 +3,6 @@ package httptransport
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -361,21 +360,4 @@ func (s *serverStream) SendMsg(m any) error {
 		return s.writeError(err)
 	}
 	return s.flush()
-}
-
-// gunzip decompresses one gzip-compressed message, within limit.
-func gunzip(data []byte, limit int64) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decompressing request message: %v", err)
-	}
-	defer zr.Close()
-	var out bytes.Buffer
-	if err := readLimited(&out, zr, limit); err != nil {
-		if err == errTooLarge {
-			return nil, status.Errorf(codes.ResourceExhausted, "request message is larger than the limit of %d bytes", limit)
-		}
-		return nil, status.Errorf(codes.InvalidArgument, "decompressing request message: %v", err)
-	}
-	return out.Bytes(), nil
 }

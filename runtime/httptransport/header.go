@@ -116,20 +116,29 @@ func incomingMetadata(h http.Header) (metadata.MD, error) {
 		if key == "" {
 			continue
 		}
-		if transport.IsBinaryKey(key) {
-			decoded := make([]string, len(vs))
-			for i, v := range vs {
-				d, err := transport.DecodeMetadataValue(key, v)
-				if err != nil {
-					return nil, status.Errorf(codes.InvalidArgument, "header %s: invalid base64: %v", name, err)
-				}
-				decoded[i] = d
-			}
-			vs = decoded
+		if err := appendHeaderValues(md, key, name, vs); err != nil {
+			return nil, err
 		}
-		md[key] = append(md[key], vs...)
 	}
 	return md, nil
+}
+
+// appendHeaderValues adds the values of request header name to md under
+// key, decoding the base64 of binary ("-bin") keys; a value that is not
+// base64 is the client's InvalidArgument.
+func appendHeaderValues(md metadata.MD, key, name string, vs []string) error {
+	if !transport.IsBinaryKey(key) {
+		md[key] = append(md[key], vs...)
+		return nil
+	}
+	for _, v := range vs {
+		d, err := transport.DecodeMetadataValue(key, v)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "header %s: invalid base64: %v", name, err)
+		}
+		md[key] = append(md[key], d)
+	}
+	return nil
 }
 
 // responseMetadata collects the headers of h that start with prefix into
