@@ -5,10 +5,13 @@
 #
 # Needs Go. protoc (Debian: protobuf-compiler) enables the protoc end-to-end
 # check, a RabbitMQ broker at AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/)
-# the AMQP tests, and Node.js with npm the Node.js interop test; each is
-# skipped with a message when missing, unless SVCCLIENT_REQUIRE_TOOLS=1 and
-# SVCCLIENT_REQUIRE_AMQP=1 (as CI sets them) make that a failure. The first
-# run builds buf from the Go module proxy, which takes a few minutes.
+# the AMQP tests, the rabbitmq-server package the 3-node cluster tests, and
+# Node.js with npm the Node.js interop test; each is skipped with a message
+# when missing, unless SVCCLIENT_REQUIRE_TOOLS=1, SVCCLIENT_REQUIRE_AMQP=1 and
+# SVCCLIENT_REQUIRE_AMQP_CLUSTER=1 (as CI sets them) make that a failure.
+# SVCCLIENT_FUZZTIME (default 3s) is how long each fuzz target runs. The
+# first run builds buf and the conformance runner from the Go module proxy,
+# which takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
