@@ -82,11 +82,6 @@ func (h *Handler) serveGRPC(w http.ResponseWriter, r *http.Request, hm *handlerM
 		s.end(err, nil)
 		return
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		// gRPC's own headers are the protocol's, not the application's.
-		delete(md, "grpc-encoding")
-		delete(md, "grpc-accept-encoding")
-	}
 	if m.Kind == transport.Unary {
 		s.serveUnary(hm.handler)
 		return

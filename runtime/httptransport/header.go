@@ -61,6 +61,8 @@ var protocolHeaders = map[string]bool{
 	"connect-content-encoding": true,
 	"connect-accept-encoding":  true,
 	"grpc-timeout":             true,
+	"grpc-encoding":            true,
+	"grpc-accept-encoding":     true,
 }
 
 // lowerHeaderNames caches the metadata key of header names that arrive on
