@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -295,7 +296,7 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 	}
 	if !s.wroteHeader && !s.form.web && len(header) == 0 {
 		writeMetadata(s.w, "", trailer)
-		s.form.contentType = cmpOr(s.form.contentType, grpcContentTypePrefix)
+		s.form.contentType = cmp.Or(s.form.contentType, grpcContentTypePrefix)
 		s.gzipOut = false
 		s.setProtocolHeaders(hdr)
 		setGRPCStatus(hdr, "", st)
@@ -305,9 +306,9 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 	}
 	if !s.wroteHeader {
 		if s.form.web {
-			s.form.contentType = cmpOr(s.form.contentType, grpcWebContentTypePrefix)
+			s.form.contentType = cmp.Or(s.form.contentType, grpcWebContentTypePrefix)
 		} else {
-			s.form.contentType = cmpOr(s.form.contentType, grpcContentTypePrefix)
+			s.form.contentType = cmp.Or(s.form.contentType, grpcContentTypePrefix)
 		}
 		s.writeHeader(header)
 	}
@@ -318,13 +319,6 @@ func (s *grpcStream) end(err error, trailer metadata.MD) {
 	}
 	setGRPCStatus(hdr, http.TrailerPrefix, st)
 	writeTrailers(s.w, "", trailer)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (s *grpcStream) Context() context.Context        { return s.ctx }
