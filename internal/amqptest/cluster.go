@@ -35,11 +35,14 @@ const RabbitMQBinEnv = "SVCCLIENT_RABBITMQ_BIN"
 // Bounds of the waits. Measured on a 2-core machine busy with other
 // builds (load average 8-11), a 3-node cluster starts in 19-34 s (nodes
 // boot in parallel in 10-13 s, then two joins take about 4 s each), a
-// graceful stop takes about 1 s and a restart 7-18 s. The bounds leave
-// room for a loaded CI runner without letting a broken setup hang a test.
+// graceful stop takes about 1 s and a restart 7-18 s. With a -race test
+// run and a full rebuild on the same two cores, each join took 18 s and
+// the start passed 60 s. The bounds leave room for a loaded CI runner
+// without letting a broken setup hang a test; clusterStartLock keeps two
+// test binaries from starting clusters at the same time.
 const (
-	clusterStartTimeout = 60 * time.Second
-	nodeStartTimeout    = 45 * time.Second
+	clusterStartTimeout = 150 * time.Second
+	nodeStartTimeout    = 90 * time.Second
 	nodeStopTimeout     = 30 * time.Second
 	ctlTimeout          = 30 * time.Second
 )
@@ -149,6 +152,12 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 	// Registered after TempDir, so it runs before the directory is removed.
 	tb.Cleanup(c.stopAll)
 
+	waited := time.Now()
+	unlock := clusterStartLock(tb)
+	defer unlock()
+	if d := time.Since(waited); d > time.Second {
+		tb.Logf("StartCluster: waited %v for another test's cluster to start", d.Round(time.Millisecond))
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
@@ -177,6 +186,25 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Logf("RabbitMQ cluster of %d nodes started in %v (nodes booted in %v)",
 		n, time.Since(start).Round(time.Millisecond), booted.Round(time.Millisecond))
 	return c
+}
+
+// clusterStartLock takes a lock shared by every test binary on the
+// machine, and returns its release. go test runs packages in parallel:
+// two clusters booting at once on two cores each take more than twice as
+// long, as Erlang nodes booting and joining are CPU-bound, so cluster
+// starts take turns. The lock is a flock on a file in the temporary
+// directory, so a test binary that dies releases it with its descriptor.
+func clusterStartLock(tb testing.TB) (unlock func()) {
+	tb.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "svcclient-cluster-start.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		tb.Fatalf("StartCluster: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		tb.Fatalf("StartCluster: locking %s: %v", f.Name(), err)
+	}
+	return func() { f.Close() } // closing the descriptor releases the lock
 }
 
 // findRabbitMQ returns the directory of the rabbitmq-server and rabbitmqctl
