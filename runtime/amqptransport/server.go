@@ -405,13 +405,22 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		// on this connection, and the broker delivers it again.
 		return
 	}
-	// The reply's publish, its confirm and the ack go on without the
-	// worker, which takes the next request: waiting for the broker's
-	// confirm would otherwise add a round trip to every request's turn.
-	// The session waits for them as for the workers.
+	// The worker sends the reply itself when it can (replies.send), and
+	// leaves the wait for the broker's confirm and the ack to a goroutine,
+	// so that it takes the next request at once: waiting would add a round
+	// trip to every request's turn. A reply that could not be sent, or was
+	// not confirmed (its channel closed, the broker refused it), goes the
+	// long way: published (again) until it is confirmed or the call's
+	// deadline passes. The session waits for these goroutines as for the
+	// workers.
+	dc := s.replies.send(d.ReplyTo, reply)
 	ss.workers.Add(1)
 	go func() {
 		defer ss.workers.Done()
+		if dc != nil && dc.Wait() {
+			_ = d.Ack(false)
+			return
+		}
 		ss.reply(r, d, reply, deadline)
 	}()
 }
