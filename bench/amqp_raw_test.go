@@ -131,6 +131,84 @@ func rawServer(b *testing.B, conn *amqp.Connection, queue string, prefetch int, 
 	})
 }
 
+// rawConfirmedServer is rawServer with the guarantees our server gives
+// since issue 10, written as directly as amqp091-go allows: replies go out
+// on a second connection (pubConn), on a channel in confirm mode, and a
+// request is acked only once the broker has confirmed its reply. One
+// goroutine consumes and publishes; another waits for the confirms, in
+// publishing order, and acks. Beside rawServer it shows what the
+// guarantees cost any implementation; beside our server, what ours costs
+// on top of them.
+func rawConfirmedServer(b *testing.B, conn, pubConn *amqp.Connection, queue string, prefetch int, kind queueKind) {
+	b.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, kind.declareArgs()); err != nil {
+		b.Fatal(err)
+	}
+	deleteQueueAtEnd(b, amqptest.URL(b), queue)
+	// Twice the prefetch, as our server: a request waiting for its reply's
+	// confirm is still unacked.
+	if err := ch.Qos(2*prefetch, 0, false); err != nil {
+		b.Fatal(err)
+	}
+	pch, err := pubConn.Channel()
+	if err == nil {
+		err = pch.Confirm(false)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type unconfirmed struct {
+		d  amqp.Delivery
+		dc *amqp.DeferredConfirmation
+	}
+	waiting := make(chan unconfirmed, 2*prefetch)
+	done := make(chan struct{})
+	go func() {
+		defer close(waiting)
+		in := new(benchv1.Payload)
+		for d := range deliveries {
+			if err := proto.Unmarshal(d.Body, in); err != nil {
+				_ = d.Nack(false, false)
+				continue
+			}
+			body, _ := proto.Marshal(in)
+			dc, err := pch.PublishWithDeferredConfirm("", d.ReplyTo, false, false, amqp.Publishing{
+				CorrelationId: d.CorrelationId,
+				ContentType:   "application/proto",
+				Body:          body,
+			})
+			if err != nil {
+				_ = d.Nack(false, true)
+				continue
+			}
+			waiting <- unconfirmed{d, dc}
+		}
+	}()
+	go func() {
+		defer close(done)
+		for u := range waiting {
+			if u.dc.Wait() {
+				_ = u.d.Ack(false)
+			} else {
+				_ = u.d.Nack(false, true)
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		_ = ch.Close()
+		<-done
+		_ = pch.Close()
+	})
+}
+
 // rawClient is the peer: Direct Reply-to with a map from correlation id to
 // waiting caller, and nothing else.
 type rawClient struct {

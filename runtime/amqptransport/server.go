@@ -249,6 +249,12 @@ type serverSession struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
+	// unconfirmed carries the replies workers sent to the acker
+	// (ackConfirmed), which runs until ackerQuit is closed, once no worker
+	// and no reply is left (stop).
+	unconfirmed chan unconfirmedReply
+	ackerQuit   chan struct{}
+	stopOnce    sync.Once
 	// consumerEnded receives when a consumer's deliveries end while the
 	// session is not shutting down (its queue was deleted, or its channel
 	// closed): the session must be rebuilt.
@@ -309,7 +315,11 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		return nil, fmt.Errorf("listening for cancel messages on exchange %q: %w", cancelExchange, err)
 	}
 	// Workers start once every queue is set up, so a failed connect leaves
-	// nothing running.
+	// nothing running. The acker's queue holds as many replies as the
+	// broker may have requests unacked.
+	ss.unconfirmed = make(chan unconfirmedReply, len(all)*brokerPrefetch(s.cfg.prefetch))
+	ss.ackerQuit = make(chan struct{})
+	go ss.ackConfirmed()
 	for _, st := range all {
 		ss.consumers = append(ss.consumers, st.c)
 		st.c.live.Store(int32(s.cfg.concurrency))
@@ -406,23 +416,58 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		return
 	}
 	// The worker sends the reply itself when it can (replies.send), and
-	// leaves the wait for the broker's confirm and the ack to a goroutine,
-	// so that it takes the next request at once: waiting would add a round
-	// trip to every request's turn. A reply that could not be sent, or was
-	// not confirmed (its channel closed, the broker refused it), goes the
-	// long way: published (again) until it is confirmed or the call's
-	// deadline passes. The session waits for these goroutines as for the
-	// workers.
-	dc := s.replies.send(d.ReplyTo, reply)
+	// leaves the wait for the broker's confirm and the ack to the
+	// session's acker, so that it takes the next request at once: waiting
+	// would add a round trip to every request's turn. A reply that could
+	// not be sent goes the long way at once, in a goroutine of its own:
+	// published until it is confirmed or the call's deadline passes. The
+	// session waits for both as for the workers.
 	ss.workers.Add(1)
+	if dc := s.replies.send(d.ReplyTo, reply); dc != nil {
+		ss.unconfirmed <- unconfirmedReply{r: r, d: d, reply: reply, deadline: deadline, dc: dc}
+		return
+	}
 	go func() {
 		defer ss.workers.Done()
-		if dc != nil && dc.Wait() {
-			_ = d.Ack(false)
-			return
-		}
 		ss.reply(r, d, reply, deadline)
 	}()
+}
+
+// unconfirmedReply is a reply sent by a worker, waiting for the broker's
+// confirm before its request is acked.
+type unconfirmedReply struct {
+	r        *registration
+	d        amqp.Delivery
+	reply    amqp.Publishing
+	deadline time.Time
+	dc       *amqp.DeferredConfirmation
+}
+
+// ackConfirmed is the session's acker: it acks each request once its
+// reply is confirmed, in the order the workers sent them, which is the
+// order the broker confirms them in. One goroutine for all replies, rather
+// than one per reply, is what lets our server keep up with a raw
+// amqp091-go loop giving the same guarantee (bench/'s BenchmarkAMQP,
+// raw-amqp091-confirmed rows; figures in BENCHMARKS.md). A reply the
+// broker did not confirm (its channel closed, or it refused it) goes the
+// long way, in a goroutine of its own, so that it holds up no other.
+func (ss *serverSession) ackConfirmed() {
+	for {
+		select {
+		case u := <-ss.unconfirmed:
+			if u.dc.Wait() {
+				_ = u.d.Ack(false)
+				ss.workers.Done()
+				continue
+			}
+			go func() {
+				defer ss.workers.Done()
+				ss.reply(u.r, u.d, u.reply, u.deadline)
+			}()
+		case <-ss.ackerQuit:
+			return
+		}
+	}
 }
 
 // brokerPrefetch is the basic.qos prefetch for a server's prefetch: twice
@@ -630,6 +675,7 @@ func (ss *serverSession) stop() {
 	ss.cancel()
 	_ = ss.conn.CloseDeadline(time.Now().Add(5 * time.Second))
 	ss.workers.Wait()
+	ss.stopOnce.Do(func() { close(ss.ackerQuit) })
 }
 
 // supervise keeps a consuming session up until the server is shut down or
