@@ -445,10 +445,10 @@ type unconfirmedReply struct {
 
 // ackConfirmed is the session's acker: it acks each request once its
 // reply is confirmed, in the order the workers sent them, which is the
-// order the broker confirms them in. One goroutine for all replies, rather
-// than one per reply, is what lets our server keep up with a raw
-// amqp091-go loop giving the same guarantee (bench/'s BenchmarkAMQP,
-// raw-amqp091-confirmed rows; figures in BENCHMARKS.md). A reply the
+// order the broker confirms them in: one goroutine for all replies, as a
+// raw amqp091-go loop would do it (bench/'s raw-amqp091-confirmed rows),
+// rather than one started per reply; the change was level in calls/s
+// within the rounds' spread (BENCHMARKS.md, December run). A reply the
 // broker did not confirm (its channel closed, or it refused it) goes the
 // long way, in a goroutine of its own, so that it holds up no other.
 func (ss *serverSession) ackConfirmed() {
