@@ -40,9 +40,8 @@ import (
 // connection); with the private reply queues clients use on a cluster it
 // passed every run whose cluster started: 16, 9 of them with -race and 4
 // beside a full rebuild (0 lost, 0 hung, calls succeeding again 0.15-0.5 s
-// after a kill). It
-// takes about a minute, half of it starting the cluster, and skips where
-// StartCluster cannot run one.
+// after a kill). It takes about a minute, half of it starting the
+// cluster, and skips where StartCluster cannot run one.
 func TestClusterQuorumFaults(t *testing.T) {
 	cluster := amqptest.StartCluster(t, 3)
 	urls := cluster.URLs()
