@@ -95,6 +95,8 @@ func (ss *serverSession) listenForCancels(setupCh *amqp.Channel, queues []string
 	}
 	go func() {
 		for d := range cancels {
+			// Auto-acked, on the consuming channel: its tag is settled.
+			ss.acks.settle(d.DeliveryTag)
 			if strings.EqualFold(d.Type, cancelType) && d.CorrelationId != "" {
 				ss.srv.inflight.cancel(d.RoutingKey, d.CorrelationId)
 			}

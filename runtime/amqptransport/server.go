@@ -254,7 +254,10 @@ type serverSession struct {
 	// and no reply is left (stop).
 	unconfirmed chan unconfirmedReply
 	ackerQuit   chan struct{}
-	stopOnce    sync.Once
+	// acks knows which deliveries of the consuming channel are settled,
+	// so that the acker may ack runs of them at once.
+	acks     *ackTracker
+	stopOnce sync.Once
 	// consumerEnded receives when a consumer's deliveries end while the
 	// session is not shutting down (its queue was deleted, or its channel
 	// closed): the session must be rebuilt.
@@ -282,6 +285,7 @@ func (s *Server) connect(url string) (*serverSession, error) {
 		conn:          conn,
 		closes:        conn.NotifyClose(make(chan *amqp.Error, 1)),
 		consumerEnded: make(chan string, 1),
+		acks:          newAckTracker(),
 	}
 	ss.ctx, ss.cancel = context.WithCancel(s.baseCtx)
 	if ss.consuming, err = conn.Channel(); err == nil {
@@ -393,7 +397,7 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 	s := ss.srv
 	if d.ReplyTo == "" {
 		s.cfg.logger.Warn("amqptransport: dropping a request without reply_to", "queue", r.queue, "type", d.Type, "correlation_id", d.CorrelationId)
-		_ = d.Ack(false)
+		ss.ack(d)
 		return
 	}
 	if d.CorrelationId == "" {
@@ -406,7 +410,7 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		ctx, cancel := context.WithTimeout(ss.ctx, time.Minute)
 		_ = s.replies.publish(ctx, d.ReplyTo, amqp.Publishing{Headers: h, Expiration: "60000"})
 		cancel()
-		_ = d.Ack(false)
+		ss.ack(d)
 		return
 	}
 	reply, deadline := ss.handle(r, d)
@@ -452,22 +456,78 @@ type unconfirmedReply struct {
 // broker did not confirm (its channel closed, or it refused it) goes the
 // long way, in a goroutine of its own, so that it holds up no other.
 func (ss *serverSession) ackConfirmed() {
+	var head *unconfirmedReply // taken from the queue, not yet acked
+	var run []amqp.Delivery
 	for {
-		select {
-		case u := <-ss.unconfirmed:
-			if u.dc.Wait() {
-				_ = u.d.Ack(false)
-				ss.workers.Done()
-				continue
+		if head == nil {
+			select {
+			case u := <-ss.unconfirmed:
+				head = &u
+			case <-ss.ackerQuit:
+				return
 			}
-			go func() {
-				defer ss.workers.Done()
-				ss.reply(u.r, u.d, u.reply, u.deadline)
-			}()
-		case <-ss.ackerQuit:
-			return
 		}
+		<-head.dc.Done()
+		// Confirms come back in runs: the replies queued behind this one
+		// whose confirms are in too are acked with it.
+		run = run[:0]
+		for head != nil && confirmed(head.dc) {
+			if head.dc.Acked() {
+				run = append(run, head.d)
+			} else {
+				u := *head
+				go func() {
+					defer ss.workers.Done()
+					ss.reply(u.r, u.d, u.reply, u.deadline)
+				}()
+			}
+			head = nil
+			select {
+			case u := <-ss.unconfirmed:
+				head = &u
+			default:
+			}
+		}
+		ss.ackRun(run)
 	}
+}
+
+// confirmed reports whether the broker has answered dc (ack or nack), or
+// its channel closed, without waiting.
+func confirmed(dc *amqp.DeferredConfirmation) bool {
+	select {
+	case <-dc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// ackRun acks the requests of run, whose replies are confirmed: with one
+// basic.ack for those the ackTracker allows, one each for the others.
+func (ss *serverSession) ackRun(run []amqp.Delivery) {
+	if len(run) == 0 {
+		return
+	}
+	tags := make([]uint64, len(run))
+	for i, d := range run {
+		tags[i] = d.DeliveryTag
+	}
+	multiple, single := ss.acks.plan(tags)
+	if multiple > 0 {
+		_ = ss.consuming.Ack(multiple, true)
+	}
+	for _, tag := range single {
+		_ = ss.consuming.Ack(tag, false)
+		ss.acks.settle(tag)
+	}
+	ss.workers.Add(-len(run))
+}
+
+// ack acks one request and tells the ackTracker.
+func (ss *serverSession) ack(d amqp.Delivery) {
+	_ = d.Ack(false)
+	ss.acks.settle(d.DeliveryTag)
 }
 
 // brokerPrefetch is the basic.qos prefetch for a server's prefetch: twice
@@ -498,7 +558,7 @@ func (ss *serverSession) reply(r *registration, d amqp.Delivery, reply amqp.Publ
 		}
 		s.cfg.logger.Error("amqptransport: publishing a reply", "queue", r.queue, "method", d.Type, "correlation_id", d.CorrelationId, "error", err)
 	}
-	_ = d.Ack(false)
+	ss.ack(d)
 }
 
 // handle runs the request and returns its reply, and the call's deadline
