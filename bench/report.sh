@@ -27,6 +27,8 @@ section "HTTP servers: svcclient's handler vs connect-go's handler and grpc-gate
 benchstat -filter '.name:HTTPServer' -col /server "$out"
 section "AMQP: svcclient client+server vs a raw amqp091-go Direct Reply-to loop"
 benchstat -filter '.name:/^AMQP$/' -col /client "$out"
+section "AMQP at 1 call in flight, the three loops taking turns in one run (p50 and ratios)"
+benchstat -filter '.name:AMQPPaired' "$out"
 section "AMQP server prefetch and concurrency, 64 calls in flight"
 benchstat -filter '.name:/^AMQP(Prefetch|ServerConcurrency)$/' "$out"
 section "Fallback (gRPC healthy, then HTTP) vs gRPC alone"

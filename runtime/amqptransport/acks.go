@@ -1,6 +1,12 @@
 package amqptransport
 
-import "sync"
+import (
+	"slices"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
 
 // maxSettledAhead bounds how many settled delivery tags an ackTracker keeps
 // above the lowest unsettled one. A request whose handler runs long holds
@@ -48,7 +54,7 @@ func (t *ackTracker) settle(tag uint64) {
 		return
 	}
 	t.settled[tag] = struct{}{}
-	t.advance(nil)
+	t.advance()
 	if len(t.settled) > maxSettledAhead {
 		t.disable()
 	}
@@ -56,39 +62,44 @@ func (t *ackTracker) settle(tag uint64) {
 
 // plan takes the tags of requests ready to be acked, and returns the tag
 // to ack with multiple=true (0 for none), which covers some of them, and
-// the others, to be acked one by one and then reported with settle.
+// the others, to be acked one by one and then reported with settle. It
+// sorts tags in place; single is a part of it.
 func (t *ackTracker) plan(tags []uint64) (multiple uint64, single []uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.disabled {
 		return 0, tags
 	}
-	ready := make(map[uint64]struct{}, len(tags))
-	for _, tag := range tags {
-		if tag >= t.next {
-			ready[tag] = struct{}{}
-		}
+	slices.Sort(tags)
+	i := 0
+	for i < len(tags) && tags[i] < t.next {
+		i++ // cannot happen: a tag is settled once; acked one by one if it did
 	}
-	multiple = t.advance(ready)
-	for _, tag := range tags {
-		if tag > multiple {
-			single = append(single, tag)
-		}
-	}
-	return multiple, single
-}
-
-// advance moves next past the settled and ready tags it finds in a row,
-// and returns the highest ready tag it passed (0 if none).
-func (t *ackTracker) advance(ready map[uint64]struct{}) (highestReady uint64) {
+	below := tags[:i]
 	for {
 		if _, ok := t.settled[t.next]; ok {
 			delete(t.settled, t.next)
-		} else if _, ok := ready[t.next]; ok {
-			highestReady = t.next
+		} else if i < len(tags) && tags[i] == t.next {
+			multiple = t.next
+			i++
 		} else {
-			return highestReady
+			break
 		}
+		t.next++
+	}
+	if len(below) == 0 {
+		return multiple, tags[i:]
+	}
+	return multiple, append(below, tags[i:]...)
+}
+
+// advance moves next past the settled tags it finds in a row.
+func (t *ackTracker) advance() {
+	for {
+		if _, ok := t.settled[t.next]; !ok {
+			return
+		}
+		delete(t.settled, t.next)
 		t.next++
 	}
 }
@@ -98,4 +109,94 @@ func (t *ackTracker) advance(ready map[uint64]struct{}) (highestReady uint64) {
 func (t *ackTracker) disable() {
 	t.disabled = true
 	t.settled = nil
+}
+
+// unconfirmedReply is a reply sent by a worker, waiting for the broker's
+// confirm before its request is acked.
+type unconfirmedReply struct {
+	r        *registration
+	d        amqp.Delivery
+	reply    amqp.Publishing
+	deadline time.Time
+	dc       *amqp.DeferredConfirmation
+}
+
+// acker is a session's one goroutine that acks requests once their
+// replies are confirmed, taking them from the unconfirmed queue in the
+// order the workers sent them, which is about the order the broker
+// confirms them in. It waits for the oldest reply's confirm, then
+// acks it with the replies queued behind it whose confirms are in too
+// (confirms come back in runs), and sends those the broker refused (a
+// nack, or the channel closed) the long way, each in a goroutine of its
+// own, so that they hold up no other. One goroutine for all replies, as a
+// raw amqp091-go loop would do it (bench/'s raw-amqp091-confirmed rows),
+// rather than one started per reply. It allocates nothing per reply. It
+// runs until ackerQuit is closed, which stop does once no worker and no
+// reply is left.
+//
+// Tried and left out: workers acking the confirmed requests queued before
+// their own reply right after sending it, so that at one request at a
+// time an ack does not leave just as the next request arrives; the p50 at
+// 1 in flight did not move beyond the rounds' spread (BENCHMARKS.md).
+func (ss *serverSession) acker() {
+	var (
+		head    unconfirmedReply // taken from the queue, not yet acked, if holding
+		holding bool
+		tags    []uint64
+	)
+	for {
+		if !holding {
+			select {
+			case head = <-ss.unconfirmed:
+				holding = true
+			case <-ss.ackerQuit:
+				return
+			}
+		}
+		<-head.dc.Done() // a confirm, a nack or the channel's close: each ends it
+		tags = tags[:0]
+		for holding && confirmed(head.dc) {
+			if head.dc.Acked() {
+				tags = append(tags, head.d.DeliveryTag)
+			} else {
+				go ss.reply(head.r, head.d, head.reply, head.deadline)
+			}
+			select {
+			case head = <-ss.unconfirmed:
+			default:
+				holding = false
+			}
+		}
+		ss.ackTags(tags)
+	}
+}
+
+// confirmed reports whether the broker has answered dc (ack or nack), or
+// its channel closed, without waiting.
+func confirmed(dc *amqp.DeferredConfirmation) bool {
+	select {
+	case <-dc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// ackTags acks the requests whose delivery tags are given, whose replies
+// are confirmed: with one basic.ack for those the ackTracker allows, one
+// each for the others. Only the acker calls it: ackTracker.plan hands out
+// multiple-acks that must reach the channel in the order it planned them.
+func (ss *serverSession) ackTags(tags []uint64) {
+	if len(tags) == 0 {
+		return
+	}
+	multiple, single := ss.acks.plan(tags)
+	if multiple > 0 {
+		_ = ss.consuming.Ack(multiple, true)
+	}
+	for _, tag := range single {
+		_ = ss.consuming.Ack(tag, false)
+		ss.acks.settle(tag)
+	}
+	ss.workers.Add(-len(tags))
 }

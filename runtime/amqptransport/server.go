@@ -249,9 +249,9 @@ type serverSession struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	// unconfirmed carries the replies workers sent to the acker
-	// (ackConfirmed), which runs until ackerQuit is closed, once no worker
-	// and no reply is left (stop).
+	// unconfirmed carries the replies workers sent to the acker, which
+	// runs until ackerQuit is closed, once no worker and no reply is left
+	// (stop).
 	unconfirmed chan unconfirmedReply
 	ackerQuit   chan struct{}
 	// acks knows which deliveries of the consuming channel are settled,
@@ -323,7 +323,7 @@ func (s *Server) connect(url string) (*serverSession, error) {
 	// broker may have requests unacked.
 	ss.unconfirmed = make(chan unconfirmedReply, len(all)*brokerPrefetch(s.cfg.prefetch))
 	ss.ackerQuit = make(chan struct{})
-	go ss.ackConfirmed()
+	go ss.acker()
 	for _, st := range all {
 		ss.consumers = append(ss.consumers, st.c)
 		st.c.live.Store(int32(s.cfg.concurrency))
@@ -431,97 +431,7 @@ func (ss *serverSession) serve(r *registration, d amqp.Delivery) {
 		ss.unconfirmed <- unconfirmedReply{r: r, d: d, reply: reply, deadline: deadline, dc: dc}
 		return
 	}
-	go func() {
-		defer ss.workers.Done()
-		ss.reply(r, d, reply, deadline)
-	}()
-}
-
-// unconfirmedReply is a reply sent by a worker, waiting for the broker's
-// confirm before its request is acked.
-type unconfirmedReply struct {
-	r        *registration
-	d        amqp.Delivery
-	reply    amqp.Publishing
-	deadline time.Time
-	dc       *amqp.DeferredConfirmation
-}
-
-// ackConfirmed is the session's acker: it acks each request once its
-// reply is confirmed, in the order the workers sent them, which is the
-// order the broker confirms them in: one goroutine for all replies, as a
-// raw amqp091-go loop would do it (bench/'s raw-amqp091-confirmed rows),
-// rather than one started per reply; the change was level in calls/s
-// within the rounds' spread (BENCHMARKS.md, December run). A reply the
-// broker did not confirm (its channel closed, or it refused it) goes the
-// long way, in a goroutine of its own, so that it holds up no other.
-func (ss *serverSession) ackConfirmed() {
-	var head *unconfirmedReply // taken from the queue, not yet acked
-	var run []amqp.Delivery
-	for {
-		if head == nil {
-			select {
-			case u := <-ss.unconfirmed:
-				head = &u
-			case <-ss.ackerQuit:
-				return
-			}
-		}
-		<-head.dc.Done()
-		// Confirms come back in runs: the replies queued behind this one
-		// whose confirms are in too are acked with it.
-		run = run[:0]
-		for head != nil && confirmed(head.dc) {
-			if head.dc.Acked() {
-				run = append(run, head.d)
-			} else {
-				u := *head
-				go func() {
-					defer ss.workers.Done()
-					ss.reply(u.r, u.d, u.reply, u.deadline)
-				}()
-			}
-			head = nil
-			select {
-			case u := <-ss.unconfirmed:
-				head = &u
-			default:
-			}
-		}
-		ss.ackRun(run)
-	}
-}
-
-// confirmed reports whether the broker has answered dc (ack or nack), or
-// its channel closed, without waiting.
-func confirmed(dc *amqp.DeferredConfirmation) bool {
-	select {
-	case <-dc.Done():
-		return true
-	default:
-		return false
-	}
-}
-
-// ackRun acks the requests of run, whose replies are confirmed: with one
-// basic.ack for those the ackTracker allows, one each for the others.
-func (ss *serverSession) ackRun(run []amqp.Delivery) {
-	if len(run) == 0 {
-		return
-	}
-	tags := make([]uint64, len(run))
-	for i, d := range run {
-		tags[i] = d.DeliveryTag
-	}
-	multiple, single := ss.acks.plan(tags)
-	if multiple > 0 {
-		_ = ss.consuming.Ack(multiple, true)
-	}
-	for _, tag := range single {
-		_ = ss.consuming.Ack(tag, false)
-		ss.acks.settle(tag)
-	}
-	ss.workers.Add(-len(run))
+	go ss.reply(r, d, reply, deadline)
 }
 
 // ack acks one request and tells the ackTracker.
@@ -539,8 +449,11 @@ func (ss *serverSession) ack(d amqp.Delivery) {
 func brokerPrefetch(prefetch int) int { return 2 * prefetch }
 
 // reply publishes the reply to d, waits for the broker's confirm, then
-// acks d.
+// acks d. It runs in a goroutine of its own, counted in ss.workers by its
+// starter (with a go statement, not a closure, so that d and reply stay on
+// the caller's stack when it is not started).
 func (ss *serverSession) reply(r *registration, d amqp.Delivery, reply amqp.Publishing, deadline time.Time) {
+	defer ss.workers.Done()
 	s := ss.srv
 	// Publishing waits for the publishing connection to come back if it is
 	// down, while the request stays unacked, up to the call's deadline (a
@@ -629,8 +542,9 @@ func (ss *serverSession) handle(r *registration, d amqp.Delivery) (reply amqp.Pu
 	call := transport.NewServerCall(m.FullMethod, nil)
 	call.SetTransport(Name)
 	call.SetMessageInfo(transport.MessageInfo{Destination: r.queue, RoutingKey: d.RoutingKey, CorrelationID: d.CorrelationId})
+	in := d.Body // the decoder closes over this, not over d, which stays on the stack
 	resp, err := handler.Unary(call.Context(ctx), func(req any) error {
-		if err := codec.Unmarshal(d.Body, req.(proto.Message)); err != nil {
+		if err := codec.Unmarshal(in, req.(proto.Message)); err != nil {
 			return status.Errorf(codes.InvalidArgument, "%s: decoding the %s request: %v", m.FullMethod, codec.Name(), err)
 		}
 		return nil
