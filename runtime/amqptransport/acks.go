@@ -54,7 +54,7 @@ func (t *ackTracker) settle(tag uint64) {
 		return
 	}
 	t.settled[tag] = struct{}{}
-	t.advance()
+	t.advance(nil)
 	if len(t.settled) > maxSettledAhead {
 		t.disable()
 	}
@@ -71,35 +71,23 @@ func (t *ackTracker) plan(tags []uint64) (multiple uint64, single []uint64) {
 		return 0, tags
 	}
 	slices.Sort(tags)
-	i := 0
-	for i < len(tags) && tags[i] < t.next {
-		i++ // cannot happen: a tag is settled once; acked one by one if it did
-	}
-	below := tags[:i]
+	return t.advance(tags)
+}
+
+// advance moves next past the settled tags and the ready ones (sorted) it
+// finds in a row, and returns the highest ready tag it passed (0 if none)
+// and the ready tags it did not reach. A ready tag below next cannot
+// occur (a tag is settled once); if it did, no ready tag is passed and
+// all are left to be acked one by one.
+func (t *ackTracker) advance(ready []uint64) (highestReady uint64, rest []uint64) {
 	for {
 		if _, ok := t.settled[t.next]; ok {
 			delete(t.settled, t.next)
-		} else if i < len(tags) && tags[i] == t.next {
-			multiple = t.next
-			i++
+		} else if len(ready) > 0 && ready[0] == t.next {
+			highestReady, ready = t.next, ready[1:]
 		} else {
-			break
+			return highestReady, ready
 		}
-		t.next++
-	}
-	if len(below) == 0 {
-		return multiple, tags[i:]
-	}
-	return multiple, append(below, tags[i:]...)
-}
-
-// advance moves next past the settled tags it finds in a row.
-func (t *ackTracker) advance() {
-	for {
-		if _, ok := t.settled[t.next]; !ok {
-			return
-		}
-		delete(t.settled, t.next)
 		t.next++
 	}
 }
